@@ -1,0 +1,427 @@
+/**
+ * A small HTTP server on uWebSockets.js shared by the edge and the services: routes with path
+ * parameters, bounded JSON bodies, request ids, `{code, message}` errors, per-route metrics,
+ * `/health` `/ready` `/metrics`, and a graceful close that stops accepting and drains in-flight work.
+ *
+ * uWS rules kept here once so no route has to remember them: `onAborted` is registered before any
+ * asynchronous step, everything needed from `req` is copied before the handler returns, and status,
+ * headers and body are written inside one `cork`.
+ */
+import { STATUS_CODES } from 'node:http';
+import { isTitanError } from '../errors.ts';
+import type { Health } from '../health.ts';
+import type { Logger } from '../logger.ts';
+import { nextRequestId } from '../logger.ts';
+import type { Counter, Histogram, Metrics } from '../metrics.ts';
+import { HttpErrors } from './errors.ts';
+import {
+  type HttpRequest,
+  type HttpResponse,
+  requireNativeUws,
+  type TemplatedApp,
+  type us_listen_socket,
+} from './uws.ts';
+
+export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+const METHODS_WITH_BODY = new Set<Method>(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+export interface RequestContext {
+  readonly method: Method;
+  readonly path: string;
+  readonly query: URLSearchParams;
+  /** Lower-case header names; repeated headers are joined with ", ". */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly params: Readonly<Record<string, string>>;
+  readonly requestId: string;
+  readonly ip: string;
+  /** Raw body bytes (empty for GET). */
+  readonly rawBody: Buffer;
+  /** The body parsed as JSON; throws MALFORMED_JSON (400) when it is not. Undefined when empty. */
+  json(): unknown;
+  readonly log: Logger;
+  /** True once the client went away; a handler may stop early. */
+  readonly aborted: boolean;
+}
+
+export interface Reply {
+  status?: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export type Handler = (ctx: RequestContext) => Reply | Promise<Reply>;
+
+export interface HttpServerOptions {
+  name: string;
+  log: Logger;
+  metrics: Metrics;
+  health: Health;
+  maxBodyBytes?: number;
+  /** Trust X-Forwarded-For / PROXY protocol for the client IP (only behind a trusted proxy). */
+  trustProxy?: boolean;
+}
+
+interface RouteMetrics {
+  requests: Counter<'route' | 'method' | 'status'>;
+  duration: Histogram<'route' | 'method'>;
+  inFlight: import('prom-client').Gauge<string>;
+}
+
+const JSON_HEADERS = 'application/json; charset=utf-8';
+
+class Context implements RequestContext {
+  aborted = false;
+  #json: unknown;
+  #parsed = false;
+  rawBody: Buffer = EMPTY;
+  constructor(
+    readonly method: Method,
+    readonly path: string,
+    readonly query: URLSearchParams,
+    readonly headers: Record<string, string>,
+    readonly params: Record<string, string>,
+    readonly requestId: string,
+    readonly ip: string,
+    readonly log: Logger,
+  ) {}
+  json(): unknown {
+    if (!this.#parsed) {
+      this.#parsed = true;
+      if (this.rawBody.length === 0) return undefined;
+      try {
+        this.#json = JSON.parse(this.rawBody.toString('utf8'));
+      } catch {
+        throw HttpErrors.MALFORMED_JSON();
+      }
+    }
+    return this.#json;
+  }
+}
+const EMPTY = Buffer.alloc(0);
+
+export class HttpServer {
+  readonly app: TemplatedApp;
+  readonly #opts: Required<Omit<HttpServerOptions, 'trustProxy'>> & { trustProxy: boolean };
+  readonly #metrics: RouteMetrics;
+  readonly #methodsByPattern = new Map<string, Set<Method>>();
+  #listenSocket: us_listen_socket | undefined;
+  #inFlight = 0;
+  #drained: (() => void) | undefined;
+  #closing = false;
+  #port = 0;
+
+  constructor(options: HttpServerOptions) {
+    const uws = requireNativeUws();
+    this.app = uws.App();
+    this.#opts = { maxBodyBytes: 64 * 1024, trustProxy: false, ...options };
+    const m = options.metrics;
+    this.#metrics = {
+      requests: m.counter('http_requests_total', 'HTTP requests answered', ['route', 'method', 'status']),
+      duration: m.histogram('http_request_duration_seconds', 'HTTP request latency', ['route', 'method']),
+      inFlight: m.gauge('http_requests_in_flight', 'HTTP requests being served'),
+    };
+    this.route('GET', '/health', () => ({ body: { status: 'ok' } }));
+    this.route('GET', '/ready', async () => {
+      const report = await options.health.readiness();
+      return { status: report.ready ? 200 : 503, body: report };
+    });
+    this.route('GET', '/metrics', async () => ({
+      headers: { 'content-type': options.metrics.contentType },
+      body: await options.metrics.render(),
+    }));
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  route(method: Method, pattern: string, handler: Handler): this {
+    const paramNames = pattern
+      .split('/')
+      .filter((s) => s.startsWith(':'))
+      .map((s) => s.slice(1));
+    let methods = this.#methodsByPattern.get(pattern);
+    if (!methods) {
+      methods = new Set();
+      this.#methodsByPattern.set(pattern, methods);
+      // Any other method on a known path is a 405 with the methods that are allowed.
+      this.app.any(pattern, (res, req) => {
+        const allowed = [...(this.#methodsByPattern.get(pattern) ?? [])].join(', ');
+        const requestId = req.getHeader('x-request-id') || nextRequestId();
+        this.#writeError(res, HttpErrors.METHOD_NOT_ALLOWED(`Use ${allowed} on ${pattern}`), requestId, {
+          allow: allowed,
+        });
+        this.#count(pattern, req.getCaseSensitiveMethod(), 405);
+      });
+    }
+    methods.add(method);
+    const register = method.toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'del';
+    const uwsMethod = register === ('delete' as string) ? 'del' : register;
+    this.app[uwsMethod](pattern, (res, req) => this.#serve(res, req, method, pattern, paramNames, handler));
+    return this;
+  }
+
+  #serve(
+    res: HttpResponse,
+    req: HttpRequest,
+    method: Method,
+    pattern: string,
+    paramNames: string[],
+    handler: Handler,
+  ): void {
+    const started = performance.now();
+    const headers: Record<string, string> = {};
+    req.forEach((k, v) => {
+      headers[k] = headers[k] === undefined ? v : `${headers[k]}, ${v}`;
+    });
+    const params: Record<string, string> = {};
+    for (let i = 0; i < paramNames.length; i++)
+      params[paramNames[i]!] = decodeURIComponent(req.getParameter(i) ?? '');
+    const requestId = sanitizeRequestId(headers['x-request-id']) ?? nextRequestId();
+    const ip = this.#clientIp(res, headers);
+    const ctx = new Context(
+      method,
+      req.getUrl(),
+      new URLSearchParams(req.getQuery() ?? ''),
+      headers,
+      params,
+      requestId,
+      ip,
+      this.#opts.log,
+    );
+    this.#begin();
+    res.onAborted(() => {
+      if (ctx.aborted) return;
+      ctx.aborted = true;
+      this.#count(pattern, method, 499);
+      this.#end();
+    });
+
+    if (this.#closing) {
+      this.#finish(
+        res,
+        ctx,
+        pattern,
+        started,
+        this.#errorReply(HttpErrors.SHUTTING_DOWN(), { 'retry-after': '1' }),
+      );
+      return;
+    }
+
+    const run = () => {
+      let result: Reply | Promise<Reply>;
+      try {
+        result = handler(ctx);
+      } catch (err) {
+        this.#finish(res, ctx, pattern, started, this.#failure(err, ctx));
+        return;
+      }
+      if (result instanceof Promise) {
+        result.then(
+          (reply) => this.#finish(res, ctx, pattern, started, reply),
+          (err) => this.#finish(res, ctx, pattern, started, this.#failure(err, ctx)),
+        );
+      } else {
+        this.#finish(res, ctx, pattern, started, result);
+      }
+    };
+
+    if (!METHODS_WITH_BODY.has(method)) {
+      run();
+      return;
+    }
+    const declared = Number(headers['content-length'] ?? 0);
+    if (declared > this.#opts.maxBodyBytes) {
+      this.#finish(res, ctx, pattern, started, this.#errorReply(HttpErrors.BODY_TOO_LARGE()), true);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    res.onData((chunk, isLast) => {
+      if (ctx.aborted) return;
+      size += chunk.byteLength;
+      if (size > this.#opts.maxBodyBytes) {
+        if (size - chunk.byteLength <= this.#opts.maxBodyBytes) {
+          this.#finish(res, ctx, pattern, started, this.#errorReply(HttpErrors.BODY_TOO_LARGE()), true);
+        }
+        return;
+      }
+      // uWS reuses the chunk's memory after this callback returns: copy it.
+      chunks.push(Buffer.from(chunk.slice(0)));
+      if (isLast) {
+        ctx.rawBody = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+        run();
+      }
+    });
+  }
+
+  #clientIp(res: HttpResponse, headers: Record<string, string>): string {
+    if (this.#opts.trustProxy) {
+      const forwarded = headers['x-forwarded-for'];
+      if (forwarded) return forwarded.split(',')[0]!.trim();
+      const proxied = Buffer.from(res.getProxiedRemoteAddressAsText()).toString();
+      if (proxied) return proxied;
+    }
+    return Buffer.from(res.getRemoteAddressAsText()).toString();
+  }
+
+  #failure(err: unknown, ctx: Context): Reply {
+    if (isTitanError(err)) {
+      if (err.status >= 500) ctx.log.error({ err, requestId: ctx.requestId }, 'request failed');
+      return this.#errorReply(err);
+    }
+    ctx.log.error({ err, requestId: ctx.requestId, path: ctx.path }, 'unhandled error');
+    return this.#errorReply(HttpErrors.INTERNAL());
+  }
+
+  #errorReply(
+    err: { status: number; code: string; message: string },
+    headers?: Record<string, string>,
+  ): Reply {
+    return {
+      status: err.status,
+      body: { code: err.code, message: err.message },
+      ...(headers ? { headers } : {}),
+    };
+  }
+
+  #finish(
+    res: HttpResponse,
+    ctx: Context,
+    pattern: string,
+    started: number,
+    reply: Reply,
+    close = false,
+  ): void {
+    if (ctx.aborted) return;
+    ctx.aborted = true; // answered: later callbacks (onData, a second finish) must not touch res
+    const status = reply.status ?? 200;
+    const body = reply.body;
+    const payload =
+      body === undefined
+        ? ''
+        : typeof body === 'string' || body instanceof Uint8Array
+          ? body
+          : JSON.stringify(body);
+    const closeConnection = close || this.#closing;
+    res.cork(() => {
+      res.writeStatus(statusLine(status));
+      res.writeHeader('x-request-id', ctx.requestId);
+      let hasType = false;
+      if (reply.headers) {
+        for (const k in reply.headers) {
+          if (k === 'content-type') hasType = true;
+          res.writeHeader(k, reply.headers[k]!);
+        }
+      }
+      if (!hasType && payload !== '' && typeof body !== 'string')
+        res.writeHeader('content-type', JSON_HEADERS);
+      res.end(payload, closeConnection);
+    });
+    this.#count(pattern, ctx.method, status);
+    this.#metrics.duration.observe(
+      { route: pattern, method: ctx.method },
+      (performance.now() - started) / 1000,
+    );
+    this.#end();
+  }
+
+  #writeError(
+    res: HttpResponse,
+    err: { status: number; code: string; message: string },
+    requestId: string,
+    headers: Record<string, string> = {},
+  ): void {
+    res.cork(() => {
+      res.writeStatus(statusLine(err.status));
+      res.writeHeader('x-request-id', requestId);
+      for (const k in headers) res.writeHeader(k, headers[k]!);
+      res.writeHeader('content-type', JSON_HEADERS);
+      res.end(JSON.stringify({ code: err.code, message: err.message }));
+    });
+  }
+
+  #count(route: string, method: string, status: number): void {
+    this.#metrics.requests.inc({ route, method, status: String(status) });
+  }
+
+  #begin(): void {
+    this.#inFlight++;
+    this.#metrics.inFlight.inc();
+  }
+
+  #end(): void {
+    this.#inFlight--;
+    this.#metrics.inFlight.dec();
+    if (this.#inFlight === 0 && this.#drained) this.#drained();
+  }
+
+  /** Registers the 404 catch-all; call after all routes. */
+  #installNotFound(): void {
+    this.app.any('/*', (res, req) => {
+      const requestId = req.getHeader('x-request-id') || nextRequestId();
+      this.#writeError(
+        res,
+        HttpErrors.NOT_FOUND(`No route for ${req.getCaseSensitiveMethod()} ${req.getUrl()}`),
+        requestId,
+      );
+      this.#count('404', req.getCaseSensitiveMethod(), 404);
+    });
+  }
+
+  listen(port: number, host = '0.0.0.0'): Promise<number> {
+    this.#installNotFound();
+    return new Promise((resolve, reject) => {
+      this.app.listen(host, port, (socket) => {
+        if (!socket) {
+          reject(new Error(`${this.#opts.name}: cannot listen on ${host}:${port} (port in use?)`));
+          return;
+        }
+        this.#listenSocket = socket;
+        this.#port = requireNativeUws(true).us_socket_local_port(socket as never);
+        this.#opts.log.info({ port: this.#port, host }, `${this.#opts.name} listening`);
+        resolve(this.#port);
+      });
+    });
+  }
+
+  /** Stops accepting connections, then waits for in-flight requests (bounded by `timeoutMs`). */
+  async close(timeoutMs = 10_000): Promise<void> {
+    this.#closing = true;
+    this.#opts.health.markShuttingDown();
+    if (this.#listenSocket) {
+      requireNativeUws(true).us_listen_socket_close(this.#listenSocket);
+      this.#listenSocket = undefined;
+    }
+    if (this.#inFlight === 0) return;
+    this.#opts.log.info({ inFlight: this.#inFlight }, 'draining in-flight requests');
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`${this.#inFlight} requests still in flight`)),
+        timeoutMs,
+      );
+      this.#drained = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}
+
+const statusLines = new Map<number, string>();
+function statusLine(status: number): string {
+  let line = statusLines.get(status);
+  if (!line) {
+    line = `${status} ${STATUS_CODES[status] ?? 'Unknown'}`;
+    statusLines.set(status, line);
+  }
+  return line;
+}
+
+function sanitizeRequestId(id: string | undefined): string | undefined {
+  return id && id.length <= 128 && /^[\w.:-]+$/.test(id) ? id : undefined;
+}

@@ -1,0 +1,35 @@
+/** The shared kit every Titan process stands on. Other folders import only from here. */
+export { ConfigErrors, loadEnvConfig, Port, parseConfigDocument, readConfigFile } from './config.ts';
+export {
+  createPool,
+  DbErrors,
+  type MigrationResult,
+  migrate,
+  type Pool,
+  type PoolClient,
+  withTransaction,
+} from './db.ts';
+export { defineErrors, type ErrorFactory, type ErrorSpec, isTitanError, TitanError } from './errors.ts';
+export { Health, type ReadinessCheck, type ReadinessReport } from './health.ts';
+export { HttpErrors } from './http/errors.ts';
+export {
+  type Handler,
+  HttpServer,
+  type HttpServerOptions,
+  type Method,
+  type Reply,
+  type RequestContext,
+} from './http/server.ts';
+export { loadUws, requireNativeUws, type Uws, UwsErrors } from './http/uws.ts';
+export { type Closer, Lifecycle, type LifecycleOptions } from './lifecycle.ts';
+export { createLogger, type Logger, nextRequestId, REDACTED_PATHS, redactUrl } from './logger.ts';
+export {
+  Counter,
+  createMetrics,
+  Gauge,
+  Histogram,
+  LATENCY_BUCKETS,
+  METRIC_PREFIX,
+  type Metrics,
+} from './metrics.ts';
+export { createRedis, type Redis } from './redis.ts';
