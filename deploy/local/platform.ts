@@ -1,0 +1,113 @@
+/**
+ * `npm start`: the whole platform on one machine. Starts the local stack (installing its servers
+ * when missing), applies every service's migrations, seeds the demo data, starts the platform's
+ * processes, waits until they are ready and prints where they are. Ctrl-C (or SIGTERM) stops the
+ * processes gracefully, then the stack; data stays in TITAN_DATA_DIR (`npm run stack reset` wipes it).
+ * TITAN_KEEP_STACK=1 leaves the stack servers running after exit.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { createLogger, createPool, loadEnvConfig, migrate, Port } from '../../services/kit/index.ts';
+import { Type } from '@sinclair/typebox';
+import { SERVICES } from '../../services/registry.ts';
+import { waitFor } from './os-tools.ts';
+import { devStackSettings } from './settings.ts';
+import { LocalStack, stackEnv } from './stack.ts';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const log = createLogger({ name: 'platform' });
+const config = loadEnvConfig(
+  Type.Object({
+    TITAN_EDGE_PORT: Port(8080),
+    TITAN_KEEP_STACK: Type.Boolean({ default: false }),
+  }),
+);
+
+interface PlatformProcess {
+  name: string;
+  entry: string;
+  readyUrl: string;
+}
+
+const PROCESSES: PlatformProcess[] = [
+  { name: 'edge', entry: 'edge/main.ts', readyUrl: `http://127.0.0.1:${config.TITAN_EDGE_PORT}/ready` },
+];
+
+const stack = new LocalStack(devStackSettings());
+const children = new Map<string, ChildProcess>();
+let stopping = false;
+
+async function stopAll(code: number): Promise<never> {
+  if (stopping) return new Promise(() => {});
+  stopping = true;
+  log.info('stopping the platform');
+  await Promise.all(
+    [...children].map(
+      ([name, child]) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          const force = setTimeout(() => child.kill('SIGKILL'), 20_000);
+          child.once('exit', () => {
+            clearTimeout(force);
+            log.info({ process: name }, 'stopped');
+            resolve();
+          });
+          child.kill('SIGTERM');
+        }),
+    ),
+  );
+  if (!config.TITAN_KEEP_STACK) await stack.stop().catch((err) => log.error({ err }, 'stack stop failed'));
+  process.exit(code);
+}
+
+async function main(): Promise<void> {
+  process.on('SIGINT', () => void stopAll(0));
+  process.on('SIGTERM', () => void stopAll(0));
+  const info = await stack.start();
+  const env = { ...process.env, ...stackEnv(info), TITAN_EDGE_PORT: String(config.TITAN_EDGE_PORT) };
+
+  const pool = createPool(info.databaseUrl, { max: 2, name: 'platform' });
+  try {
+    for (const service of SERVICES) {
+      const result = await migrate(pool, service.name, service.migrations);
+      if (result.applied.length) log.info({ service: service.name, applied: result.applied }, 'migrated');
+    }
+    for (const service of SERVICES) {
+      const seeded = await service.seed?.({ pool, redisUrl: info.redisUrl, env });
+      if (seeded) log.info({ service: service.name, seeded }, 'seeded');
+    }
+  } finally {
+    await pool.end();
+  }
+
+  for (const p of PROCESSES) {
+    const child = spawn(process.execPath, ['--import', 'tsx', p.entry], { cwd: root, env, stdio: 'inherit' });
+    children.set(p.name, child);
+    child.on('exit', (code, signal) => {
+      if (stopping) return;
+      log.error({ process: p.name, code, signal }, 'process exited unexpectedly; stopping the platform');
+      void stopAll(1);
+    });
+  }
+  for (const p of PROCESSES) {
+    await waitFor(`${p.name} to be ready`, async () => (await fetch(p.readyUrl).catch(() => undefined))?.ok === true, 60_000);
+  }
+  const lines = [
+    '',
+    'Titan Commerce is running.',
+    `  edge         http://127.0.0.1:${config.TITAN_EDGE_PORT}  (/health, /ready, /metrics)`,
+    `  redis        ${info.redisUrl}`,
+    `  postgres     ${info.databaseUrl}`,
+    ...(info.kafkaBrokers ? [`  kafka        ${info.kafkaBrokers.join(',')}`] : []),
+    `  data         ${info.dataDir}`,
+    ...SERVICES.flatMap((s) => s.banner?.(env) ?? []),
+    'Press Ctrl-C to stop.',
+    '',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+main().catch((err: Error & { code?: string }) => {
+  log.fatal({ err }, `start failed: ${err.code ? `${err.code}: ` : ''}${err.message}`);
+  void stopAll(1);
+});

@@ -1,0 +1,58 @@
+// `npm start` end to end, on a private data dir and ports: the platform comes up, answers /health
+// and /ready, and Ctrl-C (SIGINT) stops every process it started, stack servers included.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { portOpen } from '../local/os-tools.ts';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const dataDir = mkdtempSync(join(tmpdir(), 'titan-platform-test-'));
+const ports = { redis: 37379, pg: 37432, edge: 38080 };
+after(() => rmSync(dataDir, { recursive: true, force: true }));
+
+test('npm start serves /health and /ready, and SIGINT leaves no process behind', async () => {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'deploy/local/platform.ts'], {
+    cwd: root,
+    env: {
+      ...process.env,
+      TITAN_DATA_DIR: dataDir,
+      TITAN_REDIS_PORT: String(ports.redis),
+      TITAN_PG_PORT: String(ports.pg),
+      TITAN_EDGE_PORT: String(ports.edge),
+      TITAN_LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d) => {
+    output += d;
+  });
+  child.stderr.on('data', (d) => {
+    output += d;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const deadline = Date.now() + 90_000;
+  while (!output.includes('Titan Commerce is running')) {
+    assert.ok(Date.now() < deadline, `platform did not come up:\n${output}`);
+    assert.equal(child.exitCode, null, `platform exited early:\n${output}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.match(output, new RegExp(`http://127.0.0.1:${ports.edge}`));
+  const base = `http://127.0.0.1:${ports.edge}`;
+  assert.deepEqual(await (await fetch(`${base}/health`)).json(), { status: 'ok' });
+  const ready = await fetch(`${base}/ready`);
+  assert.equal(ready.status, 200);
+  const report = (await ready.json()) as { checks: Record<string, { ok: boolean }> };
+  assert.equal(report.checks.redis?.ok, true);
+  assert.equal(report.checks.postgres?.ok, true);
+
+  child.kill('SIGINT');
+  assert.equal(await exited, 0, output);
+  for (const [name, port] of Object.entries(ports)) {
+    assert.equal(await portOpen(port), false, `${name} still listens on ${port} after Ctrl-C`);
+  }
+});
