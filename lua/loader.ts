@@ -1,0 +1,691 @@
+/**
+ * Loads the Redis Lua scripts of this folder and exposes each one as a typed function.
+ *
+ * Scripts run by EVALSHA; a NOSCRIPT reply (Redis restarted, failed over, or a cluster node that never saw the
+ * script) is answered by one EVAL of the same source, which also re-caches it. See README.md for why this was
+ * chosen over FUNCTION LOAD. Every input is validated here before Redis is called (a typed LUA_BAD_ARGUMENT
+ * naming the field); the scripts validate again before their first write, so an error never half-writes.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Cluster, Redis } from 'ioredis';
+import { badArgument, fromReplyError } from './errors.ts';
+import {
+  idempotencyKey,
+  inventoryKeys,
+  rateLimitKey,
+  saleCellKeys,
+  salePoolKeys,
+  voucherKeys,
+} from './keys.ts';
+
+/**
+ * Largest purchase batch one script call may carry. Chosen from Redis' own timing (SLOWLOG) of maximal batches
+ * (every request reserving, the slowest path): see lua/batch-budget.test.ts and README.md. The Lua script
+ * enforces the same literal.
+ */
+export const MAX_PURCHASE_BATCH = 48;
+/** The time budget (in microseconds of Redis execution) a maximal purchase batch must stay within. */
+export const PURCHASE_BATCH_BUDGET_US = 1000;
+export const MAX_CART_ITEMS = 100;
+export const MAX_SWEEP_LIMIT = 1000;
+
+export const SCRIPT_NAMES = [
+  'flash-sale-purchase',
+  'reservation-settle',
+  'reservation-sweep',
+  'cart-reserve',
+  'cart-settle',
+  'cart-sweep',
+  'stock-adjust',
+  'quota-debit',
+  'quota-credit',
+  'quota-abort',
+  'quota-settle',
+  'voucher-claim',
+  'voucher-unclaim',
+  'rate-limit',
+  'idempotency-begin',
+  'idempotency-end',
+] as const;
+export type ScriptName = (typeof SCRIPT_NAMES)[number];
+
+interface LoadedScript {
+  readonly source: string;
+  readonly sha: string;
+}
+
+const SCRIPTS = Object.fromEntries(
+  SCRIPT_NAMES.map((name) => {
+    const source = readFileSync(new URL(`./${name}.lua`, import.meta.url), 'utf8');
+    return [name, { source, sha: createHash('sha1').update(source).digest('hex') }];
+  }),
+) as Record<ScriptName, LoadedScript>;
+
+export type RedisClient = Redis | Cluster;
+type Arg = string | number;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Result types
+// ---------------------------------------------------------------------------------------------------------------
+
+export type RecordedPurchase =
+  | { readonly status: 'RESERVED'; readonly reservationId: string; readonly expiresAt: number }
+  | { readonly status: 'SOLD_OUT' }
+  | { readonly status: 'LIMIT_REACHED' };
+export type PurchaseResult =
+  | RecordedPurchase
+  | { readonly status: 'NOT_STARTED' }
+  | { readonly status: 'ENDED' }
+  /** The idempotency key was seen before: `original` is the first answer given for it. */
+  | { readonly status: 'DUPLICATE'; readonly original: RecordedPurchase };
+
+export interface PurchaseRequest {
+  readonly userId: string;
+  readonly quantity: number;
+  readonly idempotencyKey: string;
+  /** When the edge received the request (ms); the sale window is judged by it. Defaults to `now`. */
+  readonly at?: number;
+}
+export interface PurchaseBatch {
+  readonly cell: string;
+  readonly saleId: string;
+  /** Current time (ms); reservations expire at now + the sale's reservation ttl. */
+  readonly now: number;
+  readonly requests: readonly PurchaseRequest[];
+}
+
+export type CommitStatus = 'COMMITTED' | 'ALREADY_COMMITTED' | 'RELEASED' | 'EXPIRED' | 'NOT_FOUND';
+export type ReleaseStatus = 'RELEASED' | 'ALREADY_RELEASED' | 'COMMITTED' | 'EXPIRED' | 'NOT_FOUND';
+export interface ReservationRef {
+  readonly cell: string;
+  readonly saleId: string;
+  readonly reservationId: string;
+  readonly now: number;
+}
+export interface SweepResult {
+  readonly expired: number;
+  /** More expired entries are waiting: call again. */
+  readonly more: boolean;
+}
+
+export interface CartItem {
+  readonly sku: string;
+  readonly quantity: number;
+}
+export type HoldState = 'RESERVED' | 'COMMITTED' | 'RELEASED' | 'EXPIRED';
+export interface CartHold {
+  readonly state: HoldState;
+  readonly expiresAt: number;
+  readonly items: readonly CartItem[];
+}
+export type CartReserveResult =
+  | { readonly status: 'RESERVED'; readonly expiresAt: number }
+  | { readonly status: 'OUT_OF_STOCK'; readonly skus: readonly string[] }
+  | { readonly status: 'DUPLICATE'; readonly hold: CartHold };
+
+export type StockAdjustResult =
+  | { readonly status: 'ADJUSTED' | 'DUPLICATE'; readonly before: number; readonly after: number }
+  | { readonly status: 'INSUFFICIENT'; readonly available: number };
+
+/** One side of a quota transfer: the sale's unallocated pool, or one cell's quota of the sale. */
+export type QuotaSide = 'pool' | { readonly cell: string };
+export type DebitResult =
+  | { readonly status: 'DEBITED' }
+  | { readonly status: 'EXISTS'; readonly state: 'PENDING' | 'DONE' | 'UNDONE' }
+  | { readonly status: 'INSUFFICIENT'; readonly available: number };
+export type CreditStatus = 'CREDITED' | 'ALREADY_CREDITED' | 'ABORTED' | 'NOT_CONFIGURED';
+
+export type VoucherClaimStatus =
+  | 'CLAIMED'
+  | 'ALREADY_CLAIMED'
+  | 'ORDER_RELEASED'
+  | 'ORDER_CONFLICT'
+  | 'NOT_STARTED'
+  | 'ENDED'
+  | 'EXHAUSTED'
+  | 'LIMIT_REACHED';
+export type VoucherUnclaimStatus = 'RELEASED' | 'ALREADY_RELEASED' | 'NOT_FOUND';
+
+export interface RateLimitResult {
+  readonly allowed: boolean;
+  readonly remaining: number;
+  readonly retryAfterMs: number;
+}
+
+export type IdempotencyBeginResult =
+  | { readonly status: 'STARTED' }
+  | { readonly status: 'IN_FLIGHT'; readonly retryAfterMs: number }
+  | { readonly status: 'MISMATCH' }
+  | { readonly status: 'REPLAY'; readonly httpStatus: number; readonly body: string };
+export type IdempotencyEndStatus = 'STORED' | 'ABORTED' | 'ALREADY_COMPLETED' | 'LEASE_LOST';
+export interface IdempotencyRef {
+  readonly cell: string;
+  /** Who owns the key space, e.g. `orders.create:u123` (keys are unique per client and endpoint). */
+  readonly scope: string;
+  readonly key: string;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Validation (same rules as the scripts)
+// ---------------------------------------------------------------------------------------------------------------
+
+const IDENT = /^[A-Za-z0-9_.-]{1,64}$/;
+const CELL = /^[A-Za-z0-9_-]{1,32}$/;
+const PRINTABLE = /^[\x21-\x7e]+$/;
+const SCOPE = /^[A-Za-z0-9_.:-]{1,128}$/;
+const MAX_TIME = 1e14;
+
+export function checkIdent(field: string, v: unknown): string {
+  if (typeof v !== 'string' || !IDENT.test(v))
+    throw badArgument(field, 'must be 1-64 chars of [A-Za-z0-9_.-]');
+  return v;
+}
+export function checkCell(field: string, v: unknown): string {
+  if (typeof v !== 'string' || !CELL.test(v)) throw badArgument(field, 'must be 1-32 chars of [A-Za-z0-9_-]');
+  return v;
+}
+export function checkInt(field: string, v: unknown, lo: number, hi: number): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < lo || v > hi) {
+    throw badArgument(field, `must be an integer ${lo}..${hi}`);
+  }
+  return v;
+}
+const checkTime = (field: string, v: unknown): number => checkInt(field, v, 0, MAX_TIME);
+function checkPrintable(field: string, v: unknown, max: number): string {
+  if (typeof v !== 'string' || v.length === 0 || v.length > max || !PRINTABLE.test(v)) {
+    throw badArgument(field, `must be 1-${max} printable ASCII chars`);
+  }
+  return v;
+}
+function checkOneOf<T extends string>(field: string, v: unknown, allowed: readonly T[]): T {
+  if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
+    throw badArgument(field, `must be one of ${allowed.join(', ')}`);
+  }
+  return v as T;
+}
+function checkSide(field: string, v: unknown): QuotaSide {
+  if (v === 'pool') return v;
+  if (typeof v === 'object' && v !== null && 'cell' in v) return { cell: checkCell(`${field}.cell`, v.cell) };
+  throw badArgument(field, "must be 'pool' or { cell }");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Decoding
+// ---------------------------------------------------------------------------------------------------------------
+
+const SOLD_OUT: PurchaseResult = Object.freeze({ status: 'SOLD_OUT' });
+const LIMIT_REACHED: PurchaseResult = Object.freeze({ status: 'LIMIT_REACHED' });
+const NOT_STARTED: PurchaseResult = Object.freeze({ status: 'NOT_STARTED' });
+const ENDED: PurchaseResult = Object.freeze({ status: 'ENDED' });
+
+/** Decodes one entry of the purchase script's reply (see flash-sale-purchase.lua). */
+export function decodePurchase(s: string): PurchaseResult {
+  switch (s.charCodeAt(0)) {
+    case 82: {
+      // 'R:<rid>:<expiresAt>'
+      const i = s.indexOf(':', 2);
+      return { status: 'RESERVED', reservationId: s.slice(2, i), expiresAt: Number(s.slice(i + 1)) };
+    }
+    case 83:
+      return SOLD_OUT;
+    case 76:
+      return LIMIT_REACHED;
+    case 78:
+      return NOT_STARTED;
+    case 69:
+      return ENDED;
+    case 68:
+      return { status: 'DUPLICATE', original: decodePurchase(s.slice(1)) as RecordedPurchase };
+    default:
+      throw fromReplyError(new Error(`unexpected purchase result ${s}`), 'flash-sale-purchase');
+  }
+}
+
+const HOLD_STATES: Record<string, HoldState> = { R: 'RESERVED', C: 'COMMITTED', X: 'RELEASED', E: 'EXPIRED' };
+
+export function decodeHold(rec: string): CartHold {
+  const parts = rec.split('|');
+  const items: CartItem[] = [];
+  for (let i = 2; i < parts.length; i += 2) items.push({ sku: parts[i]!, quantity: Number(parts[i + 1]) });
+  return { state: HOLD_STATES[parts[0]!] ?? 'RESERVED', expiresAt: Number(parts[1]), items };
+}
+
+const sideField = (side: QuotaSide): 'pool' | 'q' => (side === 'pool' ? 'pool' : 'q');
+const sideDest = (side: QuotaSide): string => (side === 'pool' ? 'pool' : `c:${side.cell}`);
+function sideKeys(saleId: string, side: QuotaSide) {
+  if (side === 'pool') {
+    const k = salePoolKeys(saleId);
+    return { counter: k.pool, out: k.transferOut, pending: k.transferPending, inbound: k.transferIn };
+  }
+  const k = saleCellKeys(side.cell, saleId);
+  return { counter: k.sale, out: k.transferOut, pending: k.transferPending, inbound: k.transferIn };
+}
+const LOG_STATES = { p: 'PENDING', d: 'DONE', u: 'UNDONE' } as const;
+
+// ---------------------------------------------------------------------------------------------------------------
+// The API
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface TitanScripts {
+  readonly redis: RedisClient;
+  /** SHA1 of every script, as EVALSHA uses it. */
+  readonly shas: Readonly<Record<ScriptName, string>>;
+  /** Runs a script with raw KEYS/ARGV and no TypeScript validation (for operators and tests). */
+  evalRaw(name: ScriptName, keys: readonly string[], args: readonly Arg[]): Promise<unknown>;
+
+  flashSalePurchase(batch: PurchaseBatch): Promise<PurchaseResult[]>;
+  reservationCommit(ref: ReservationRef): Promise<CommitStatus>;
+  reservationRelease(ref: ReservationRef): Promise<ReleaseStatus>;
+  reservationSweep(input: { cell: string; saleId: string; now: number; limit: number }): Promise<SweepResult>;
+
+  cartReserve(input: {
+    cell: string;
+    holdId: string;
+    now: number;
+    ttlMs: number;
+    items: readonly CartItem[];
+  }): Promise<CartReserveResult>;
+  cartCommit(input: { cell: string; holdId: string; now: number }): Promise<CommitStatus>;
+  cartRelease(input: { cell: string; holdId: string; now: number }): Promise<ReleaseStatus>;
+  cartSweep(input: { cell: string; now: number; limit: number }): Promise<SweepResult>;
+  stockAdjust(input: {
+    cell: string;
+    adjustId: string;
+    sku: string;
+    mode: 'delta' | 'set';
+    value: number;
+    reason: string;
+    now: number;
+  }): Promise<StockAdjustResult>;
+
+  /** Step 1 of a quota transfer (under the source's tag). Most callers want `transferQuota` (quota-transfer.ts). */
+  quotaDebit(input: {
+    saleId: string;
+    transferId: string;
+    amount: number;
+    from: QuotaSide;
+    to: QuotaSide;
+    now: number;
+  }): Promise<DebitResult>;
+  /** Step 2 (under the destination's tag). */
+  quotaCredit(input: {
+    saleId: string;
+    transferId: string;
+    amount: number;
+    to: QuotaSide;
+  }): Promise<CreditStatus>;
+  /** Recovery: forbid a later credit at the destination, unless it already happened. */
+  quotaAbort(input: { saleId: string; transferId: string; to: QuotaSide }): Promise<'ABORTED' | 'CREDITED'>;
+  /** Step 3 (under the source's tag): close the log entry, refunding the source on 'undo'. */
+  quotaSettle(input: {
+    saleId: string;
+    transferId: string;
+    from: QuotaSide;
+    outcome: 'done' | 'undo';
+  }): Promise<'DONE' | 'UNDONE'>;
+
+  voucherClaim(input: {
+    voucherId: string;
+    orderId: string;
+    userId: string;
+    now: number;
+  }): Promise<VoucherClaimStatus>;
+  voucherUnclaim(input: { voucherId: string; orderId: string }): Promise<VoucherUnclaimStatus>;
+
+  rateLimit(input: {
+    cell: string;
+    name: string;
+    capacity: number;
+    refillTokens: number;
+    refillMs: number;
+    cost?: number;
+    now: number;
+  }): Promise<RateLimitResult>;
+
+  idempotencyBegin(
+    input: IdempotencyRef & { fingerprint: string; token: string; leaseMs: number; now: number },
+  ): Promise<IdempotencyBeginResult>;
+  idempotencyComplete(
+    input: IdempotencyRef & { token: string; status: number; body: string; ttlMs: number },
+  ): Promise<IdempotencyEndStatus>;
+  idempotencyAbort(input: IdempotencyRef & { token: string }): Promise<IdempotencyEndStatus>;
+}
+
+function isNoScript(err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith('NOSCRIPT');
+}
+function isReplyError(err: unknown): boolean {
+  return err instanceof Error && err.name === 'ReplyError';
+}
+
+/**
+ * Builds the typed API over `redis` (a Redis or Cluster client), and loads every script into the server's cache
+ * (SCRIPT LOAD) so a broken script fails at start, not on the first purchase.
+ */
+export async function loadScripts(redis: RedisClient): Promise<TitanScripts> {
+  for (const name of SCRIPT_NAMES) {
+    const sha = await redis.script('LOAD', SCRIPTS[name].source);
+    if (sha !== SCRIPTS[name].sha)
+      throw fromReplyError(new Error(`SCRIPT LOAD sha mismatch for ${name}`), name);
+  }
+  return createScripts(redis);
+}
+
+/** Same as loadScripts without the start-up SCRIPT LOAD (EVALSHA falls back to EVAL on NOSCRIPT anyway). */
+export function createScripts(redis: RedisClient): TitanScripts {
+  const run = async (name: ScriptName, keys: readonly string[], args: readonly Arg[]): Promise<unknown> => {
+    const s = SCRIPTS[name];
+    try {
+      return await redis.evalsha(s.sha, keys.length, ...keys, ...args);
+    } catch (err) {
+      if (!isNoScript(err)) throw isReplyError(err) ? fromReplyError(err, name) : err;
+    }
+    try {
+      return await redis.eval(s.source, keys.length, ...keys, ...args);
+    } catch (err) {
+      throw isReplyError(err) ? fromReplyError(err, name) : err;
+    }
+  };
+
+  const saleKeysArray = (cell: string, saleId: string): string[] => {
+    const k = saleCellKeys(cell, saleId);
+    return [k.sale, k.users, k.reservations, k.expiry, k.outbox];
+  };
+
+  return {
+    redis,
+    shas: Object.fromEntries(SCRIPT_NAMES.map((n) => [n, SCRIPTS[n].sha])) as Record<ScriptName, string>,
+    evalRaw: run,
+
+    async flashSalePurchase(batch) {
+      const cell = checkCell('cell', batch.cell);
+      const saleId = checkIdent('saleId', batch.saleId);
+      const now = checkTime('now', batch.now);
+      const reqs = batch.requests;
+      if (!Array.isArray(reqs) || reqs.length === 0)
+        throw badArgument('requests', 'must hold at least one request');
+      if (reqs.length > MAX_PURCHASE_BATCH) {
+        throw fromReplyError(
+          new Error(`LUA_BATCH_TOO_LARGE requests: ${reqs.length} > ${MAX_PURCHASE_BATCH}`),
+          'flash-sale-purchase',
+        );
+      }
+      const args: Arg[] = [saleId, now, reqs.length];
+      for (let i = 0; i < reqs.length; i++) {
+        const r = reqs[i]!;
+        args.push(
+          checkIdent(`requests[${i}].userId`, r.userId),
+          checkInt(`requests[${i}].quantity`, r.quantity, 1, 999_999),
+          checkPrintable(`requests[${i}].idempotencyKey`, r.idempotencyKey, 128),
+          r.at === undefined ? now : checkTime(`requests[${i}].at`, r.at),
+        );
+      }
+      const k = saleCellKeys(cell, saleId);
+      const reply = (await run(
+        'flash-sale-purchase',
+        [k.sale, k.users, k.reservations, k.expiry, k.outbox, k.seq],
+        args,
+      )) as string[];
+      const out: PurchaseResult[] = new Array(reply.length);
+      for (let i = 0; i < reply.length; i++) out[i] = decodePurchase(reply[i]!);
+      return out;
+    },
+
+    async reservationCommit(ref) {
+      const keys = saleKeysArray(checkCell('cell', ref.cell), checkIdent('saleId', ref.saleId));
+      return (await run('reservation-settle', keys, [
+        'commit',
+        ref.saleId,
+        checkReservationId(ref.reservationId),
+        checkTime('now', ref.now),
+      ])) as CommitStatus;
+    },
+    async reservationRelease(ref) {
+      const keys = saleKeysArray(checkCell('cell', ref.cell), checkIdent('saleId', ref.saleId));
+      return (await run('reservation-settle', keys, [
+        'release',
+        ref.saleId,
+        checkReservationId(ref.reservationId),
+        checkTime('now', ref.now),
+      ])) as ReleaseStatus;
+    },
+    async reservationSweep(input) {
+      const keys = saleKeysArray(checkCell('cell', input.cell), checkIdent('saleId', input.saleId));
+      const [expired, more] = (await run('reservation-sweep', keys, [
+        input.saleId,
+        checkTime('now', input.now),
+        checkInt('limit', input.limit, 1, MAX_SWEEP_LIMIT),
+      ])) as [number, number];
+      return { expired, more: more === 1 };
+    },
+
+    async cartReserve(input) {
+      const k = inventoryKeys(checkCell('cell', input.cell));
+      const args: Arg[] = [
+        checkIdent('holdId', input.holdId),
+        checkTime('now', input.now),
+        checkInt('ttlMs', input.ttlMs, 1, 86_400_000),
+      ];
+      const items = input.items;
+      if (!Array.isArray(items) || items.length === 0 || items.length > MAX_CART_ITEMS) {
+        throw badArgument('items', `must hold 1..${MAX_CART_ITEMS} items`);
+      }
+      args.push(items.length);
+      const seen = new Set<string>();
+      items.forEach((it, i) => {
+        const sku = checkIdent(`items[${i}].sku`, it.sku);
+        if (seen.has(sku)) throw badArgument(`items[${i}].sku`, 'appears twice');
+        seen.add(sku);
+        args.push(sku, checkInt(`items[${i}].quantity`, it.quantity, 1, 1e6));
+      });
+      const reply = (await run('cart-reserve', [k.inventory, k.holds, k.expiry, k.outbox], args)) as [
+        string,
+        ...(string | number)[],
+      ];
+      if (reply[0] === 'RESERVED') return { status: 'RESERVED', expiresAt: Number(reply[1]) };
+      if (reply[0] === 'DUPLICATE') return { status: 'DUPLICATE', hold: decodeHold(String(reply[1])) };
+      return { status: 'OUT_OF_STOCK', skus: reply.slice(1).map(String) };
+    },
+    async cartCommit(input) {
+      const k = inventoryKeys(checkCell('cell', input.cell));
+      return (await run(
+        'cart-settle',
+        [k.inventory, k.holds, k.expiry, k.outbox],
+        ['commit', checkIdent('holdId', input.holdId), checkTime('now', input.now)],
+      )) as CommitStatus;
+    },
+    async cartRelease(input) {
+      const k = inventoryKeys(checkCell('cell', input.cell));
+      return (await run(
+        'cart-settle',
+        [k.inventory, k.holds, k.expiry, k.outbox],
+        ['release', checkIdent('holdId', input.holdId), checkTime('now', input.now)],
+      )) as ReleaseStatus;
+    },
+    async cartSweep(input) {
+      const k = inventoryKeys(checkCell('cell', input.cell));
+      const [expired, more] = (await run(
+        'cart-sweep',
+        [k.inventory, k.holds, k.expiry, k.outbox],
+        [checkTime('now', input.now), checkInt('limit', input.limit, 1, MAX_SWEEP_LIMIT)],
+      )) as [number, number];
+      return { expired, more: more === 1 };
+    },
+    async stockAdjust(input) {
+      const k = inventoryKeys(checkCell('cell', input.cell));
+      const mode = checkOneOf('mode', input.mode, ['delta', 'set'] as const);
+      const value =
+        mode === 'set' ? checkInt('value', input.value, 0, 1e9) : checkInt('value', input.value, -1e9, 1e9);
+      if (mode === 'delta' && value === 0) throw badArgument('value', 'a delta must not be 0');
+      if (typeof input.reason !== 'string' || !/^[\x20-\x7e]{1,200}$/.test(input.reason)) {
+        throw badArgument('reason', 'must be 1-200 printable ASCII chars');
+      }
+      const reply = (await run(
+        'stock-adjust',
+        [k.inventory, k.adjustments, k.outbox],
+        [
+          checkIdent('adjustId', input.adjustId),
+          checkIdent('sku', input.sku),
+          mode,
+          value,
+          input.reason,
+          checkTime('now', input.now),
+        ],
+      )) as [string, number, number?];
+      if (reply[0] === 'INSUFFICIENT') return { status: 'INSUFFICIENT', available: reply[1] };
+      return { status: reply[0] as 'ADJUSTED' | 'DUPLICATE', before: reply[1], after: reply[2]! };
+    },
+
+    async quotaDebit(input) {
+      const saleId = checkIdent('saleId', input.saleId);
+      const from = checkSide('from', input.from);
+      const to = checkSide('to', input.to);
+      if ((from === 'pool') === (to === 'pool'))
+        throw badArgument('to', 'one side must be the pool, the other a cell');
+      const k = sideKeys(saleId, from);
+      const reply = (await run(
+        'quota-debit',
+        [k.counter, k.out, k.pending],
+        [
+          sideField(from),
+          checkIdent('transferId', input.transferId),
+          checkInt('amount', input.amount, 1, 1e9),
+          sideDest(to),
+          checkTime('now', input.now),
+        ],
+      )) as [string, string | number];
+      if (reply[0] === 'DEBITED') return { status: 'DEBITED' };
+      if (reply[0] === 'INSUFFICIENT') return { status: 'INSUFFICIENT', available: Number(reply[1]) };
+      return { status: 'EXISTS', state: LOG_STATES[reply[1] as keyof typeof LOG_STATES] };
+    },
+    async quotaCredit(input) {
+      const to = checkSide('to', input.to);
+      const k = sideKeys(checkIdent('saleId', input.saleId), to);
+      return (await run(
+        'quota-credit',
+        [k.counter, k.inbound],
+        [sideField(to), checkIdent('transferId', input.transferId), checkInt('amount', input.amount, 1, 1e9)],
+      )) as CreditStatus;
+    },
+    async quotaAbort(input) {
+      const k = sideKeys(checkIdent('saleId', input.saleId), checkSide('to', input.to));
+      return (await run('quota-abort', [k.inbound], [checkIdent('transferId', input.transferId)])) as
+        | 'ABORTED'
+        | 'CREDITED';
+    },
+    async quotaSettle(input) {
+      const from = checkSide('from', input.from);
+      const k = sideKeys(checkIdent('saleId', input.saleId), from);
+      return (await run(
+        'quota-settle',
+        [k.counter, k.out, k.pending],
+        [
+          sideField(from),
+          checkIdent('transferId', input.transferId),
+          checkOneOf('outcome', input.outcome, ['done', 'undo'] as const),
+        ],
+      )) as 'DONE' | 'UNDONE';
+    },
+
+    async voucherClaim(input) {
+      const k = voucherKeys(checkIdent('voucherId', input.voucherId));
+      return (await run(
+        'voucher-claim',
+        [k.voucher, k.users, k.orders],
+        [
+          checkIdent('orderId', input.orderId),
+          checkIdent('userId', input.userId),
+          checkTime('now', input.now),
+        ],
+      )) as VoucherClaimStatus;
+    },
+    async voucherUnclaim(input) {
+      const k = voucherKeys(checkIdent('voucherId', input.voucherId));
+      return (await run(
+        'voucher-unclaim',
+        [k.voucher, k.users, k.orders],
+        [checkIdent('orderId', input.orderId)],
+      )) as VoucherUnclaimStatus;
+    },
+
+    async rateLimit(input) {
+      const cell = checkCell('cell', input.cell);
+      if (typeof input.name !== 'string' || !SCOPE.test(input.name)) {
+        throw badArgument('name', 'must be 1-128 chars of [A-Za-z0-9_.:-]');
+      }
+      const capacity = checkInt('capacity', input.capacity, 1, 1e6);
+      const [allowed, remaining, retryAfterMs] = (await run(
+        'rate-limit',
+        [rateLimitKey(cell, input.name)],
+        [
+          checkTime('now', input.now),
+          capacity,
+          checkInt('refillTokens', input.refillTokens, 1, 1e6),
+          checkInt('refillMs', input.refillMs, 1, 1e7),
+          input.cost === undefined ? 1 : checkInt('cost', input.cost, 1, capacity),
+        ],
+      )) as [number, number, number];
+      return { allowed: allowed === 1, remaining, retryAfterMs };
+    },
+
+    async idempotencyBegin(input) {
+      const reply = (await run(
+        'idempotency-begin',
+        [idemKey(input)],
+        [
+          checkTime('now', input.now),
+          checkPrintable('fingerprint', input.fingerprint, 128),
+          checkIdent('token', input.token),
+          checkInt('leaseMs', input.leaseMs, 1, 600_000),
+        ],
+      )) as [string, (number | string)?, string?];
+      switch (reply[0]) {
+        case 'STARTED':
+          return { status: 'STARTED' };
+        case 'MISMATCH':
+          return { status: 'MISMATCH' };
+        case 'IN_FLIGHT':
+          return { status: 'IN_FLIGHT', retryAfterMs: Number(reply[1]) };
+        default:
+          return { status: 'REPLAY', httpStatus: Number(reply[1]), body: reply[2] ?? '' };
+      }
+    },
+    async idempotencyComplete(input) {
+      if (typeof input.body !== 'string' || Buffer.byteLength(input.body) > 1_048_576) {
+        throw badArgument('body', 'must be a string of at most 1 MiB');
+      }
+      return (await run(
+        'idempotency-end',
+        [idemKey(input)],
+        [
+          'complete',
+          checkIdent('token', input.token),
+          checkInt('status', input.status, 100, 599),
+          input.body,
+          checkInt('ttlMs', input.ttlMs, 1, 2_592_000_000),
+        ],
+      )) as IdempotencyEndStatus;
+    },
+    async idempotencyAbort(input) {
+      return (await run('idempotency-end', [idemKey(input)], ['abort', checkIdent('token', input.token)])) as
+        | 'ABORTED'
+        | 'LEASE_LOST'
+        | 'ALREADY_COMPLETED';
+    },
+  };
+}
+
+function checkReservationId(v: unknown): string {
+  if (typeof v !== 'string' || !/^[0-9]{1,15}$/.test(v))
+    throw badArgument('reservationId', 'must be a decimal id');
+  return v;
+}
+
+function idemKey(ref: IdempotencyRef): string {
+  const cell = checkCell('cell', ref.cell);
+  if (typeof ref.scope !== 'string' || !SCOPE.test(ref.scope)) {
+    throw badArgument('scope', 'must be 1-128 chars of [A-Za-z0-9_.:-]');
+  }
+  return idempotencyKey(cell, ref.scope, checkPrintable('key', ref.key, 255));
+}

@@ -1,0 +1,198 @@
+/**
+ * Shared helpers of the lua tests: the shared test Redis (env TITAN_REDIS_URL), unique ids so test files can
+ * run concurrently on one Redis without FLUSHDB, a key-space snapshot to prove a refused call wrote nothing, and
+ * a private redis-server child (unix socket, fresh temp dir, AOF always) for tests that restart Redis or change
+ * its configuration.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis, type RedisOptions } from 'ioredis';
+import { configureSaleCell, createSale } from './admin.ts';
+import { loadScripts, type TitanScripts } from './loader.ts';
+import { transferQuota } from './quota-transfer.ts';
+
+export function redisUrl(): string {
+  const url = process.env['TITAN_REDIS_URL'];
+  if (url === undefined || url === '') {
+    throw new Error(
+      'TITAN_REDIS_URL is not set: the lua tests need a real Redis (e.g. redis://127.0.0.1:27379)',
+    );
+  }
+  return url;
+}
+
+/** A new connection to the shared test Redis. Close it with `quit()`. */
+export function connect(options: RedisOptions = {}): Redis {
+  return new Redis(redisUrl(), { maxRetriesPerRequest: 3, ...options });
+}
+
+export async function connectScripts(options: RedisOptions = {}): Promise<TitanScripts> {
+  return loadScripts(connect(options));
+}
+
+/** A fresh id, unique across concurrent test files and runs (valid as cell, sale, user or sku id). */
+export function uid(prefix = 't'): string {
+  return `${prefix}${randomBytes(6).toString('hex')}`;
+}
+
+/** Everything stored under a hash tag ('{c<cell>}', '{fs:<sale>}', ...), as comparable plain data. */
+export async function snapshotTag(redis: Redis, tag: string): Promise<Record<string, unknown>> {
+  const keys: string[] = [];
+  let cursor = '0';
+  const pattern = `${tag.replace(/[*?[\]\\]/g, '\\$&')}*`;
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    keys.push(...batch);
+  } while (cursor !== '0');
+  keys.sort();
+  const out: Record<string, unknown> = {};
+  for (const key of keys) {
+    const type = await redis.type(key);
+    if (type === 'hash') out[key] = await redis.hgetall(key);
+    else if (type === 'zset') out[key] = await redis.zrange(key, 0, -1, 'WITHSCORES');
+    else if (type === 'stream') out[key] = await redis.xrange(key, '-', '+');
+    else if (type === 'string') out[key] = await redis.get(key);
+    else out[key] = type;
+  }
+  return out;
+}
+
+/** A cell's outbox events in order: the entry's single field name is the event type, its value the data. */
+export async function outboxEvents(redis: Redis, cell: string): Promise<{ type: string; data: string }[]> {
+  const entries = await redis.xrange(`{c${cell}}:outbox`, '-', '+');
+  return entries.map(([, fields]) => ({ type: fields[0]!, data: fields[1]! }));
+}
+
+export interface SaleSetup {
+  readonly saleId: string;
+  readonly cell: string;
+  readonly startsAt: number;
+  readonly endsAt: number;
+}
+
+/** Creates a sale with `initial` units, opens it in a fresh cell and moves `quota` units from the pool there. */
+export async function setupSale(
+  scripts: TitanScripts,
+  opts: { initial: number; quota: number; perUserLimit: number; ttlMs?: number; cell?: string },
+): Promise<SaleSetup> {
+  const saleId = uid('s');
+  const cell = opts.cell ?? uid('c');
+  const startsAt = 1_000_000;
+  const endsAt = 2_000_000;
+  await createSale(scripts.redis, { saleId, initial: opts.initial });
+  await configureSaleCell(scripts.redis, {
+    cell,
+    saleId,
+    startsAt,
+    endsAt,
+    perUserLimit: opts.perUserLimit,
+    reservationTtlMs: opts.ttlMs ?? 60_000,
+  });
+  if (opts.quota > 0) {
+    const r = await transferQuota(scripts, {
+      saleId,
+      transferId: uid('x'),
+      amount: opts.quota,
+      from: 'pool',
+      to: { cell },
+      now: startsAt,
+    });
+    if (r.status !== 'DONE') throw new Error(`setup transfer failed: ${JSON.stringify(r)}`);
+  }
+  return { saleId, cell, startsAt, endsAt };
+}
+
+export interface PrivateRedis {
+  readonly dir: string;
+  readonly socket: string;
+  /** A new client on the private server (its connection errors are silenced: crashes are on purpose). */
+  client(options?: RedisOptions): Redis;
+  /** Kills the server (SIGKILL: a crash, nothing flushed beyond what AOF fsync=always already wrote). */
+  crash(): Promise<void>;
+  /** Starts the server again on the same dir and socket (it replays its AOF). */
+  start(): Promise<void>;
+  /** Kills the server and removes its directory. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a private redis-server child on a unix socket in a fresh temp dir, with AOF and fsync always, so a test
+ * may crash/restart it or change its configuration without touching the shared test Redis.
+ */
+export async function startPrivateRedis(): Promise<PrivateRedis> {
+  const dir = mkdtempSync(join(tmpdir(), 'titan-lua-'));
+  const socket = join(dir, 'r.sock');
+  let child: ChildProcess | undefined;
+
+  const start = async (): Promise<void> => {
+    const proc = spawn(
+      'redis-server',
+      [
+        '--port',
+        '0',
+        '--unixsocket',
+        socket,
+        '--dir',
+        dir,
+        '--appendonly',
+        'yes',
+        '--appendfsync',
+        'always',
+        '--save',
+        '',
+      ],
+      { stdio: 'ignore' },
+    );
+    child = proc;
+    const probe = new Redis({
+      path: socket,
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    probe.on('error', () => {});
+    try {
+      for (let i = 0; i < 200; i++) {
+        if (proc.exitCode !== null) throw new Error(`redis-server exited with ${proc.exitCode}`);
+        try {
+          if (probe.status !== 'ready') await probe.connect();
+          // LOADING replies until the AOF is replayed
+          if ((await probe.ping()) === 'PONG') return;
+        } catch {
+          probe.disconnect();
+          await sleep(25);
+        }
+      }
+      throw new Error('private redis-server did not start');
+    } finally {
+      probe.disconnect();
+    }
+  };
+  const crash = async (): Promise<void> => {
+    const proc = child;
+    child = undefined;
+    if (proc === undefined || proc.exitCode !== null) return;
+    const exited = new Promise((resolve) => proc.once('exit', resolve));
+    proc.kill('SIGKILL');
+    await exited;
+  };
+
+  await start();
+  return {
+    dir,
+    socket,
+    // connection errors are expected while a test has the server down; commands wait for the reconnect
+    client: (options: RedisOptions = {}) => new Redis({ path: socket, ...options }).on('error', () => {}),
+    crash,
+    start,
+    async stop() {
+      await crash();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
