@@ -7,10 +7,11 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { createLogger, createPool, loadEnvConfig, migrate, Port } from '../../services/kit/index.ts';
 import { Type } from '@sinclair/typebox';
+import { createLogger, createPool, loadEnvConfig, migrate, Port } from '../../services/kit/index.ts';
 import { SERVICES } from '../../services/registry.ts';
 import { waitFor } from './os-tools.ts';
+import { localSecrets } from './secrets.ts';
 import { devStackSettings } from './settings.ts';
 import { LocalStack, stackEnv } from './stack.ts';
 
@@ -26,12 +27,36 @@ const config = loadEnvConfig(
 interface PlatformProcess {
   name: string;
   entry: string;
-  readyUrl: string;
+  port: number;
 }
 
-const PROCESSES: PlatformProcess[] = [
-  { name: 'edge', entry: 'edge/main.ts', readyUrl: `http://127.0.0.1:${config.TITAN_EDGE_PORT}/ready` },
-];
+function portOf(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const v = Number(env[name]);
+  return Number.isInteger(v) && v > 0 ? v : fallback;
+}
+
+/** The services with a process of their own, then the edge in front of them. */
+function platformProcesses(env: NodeJS.ProcessEnv): PlatformProcess[] {
+  const services = SERVICES.filter((s) => s.entry && s.port).map((s) => ({
+    name: s.name,
+    entry: s.entry!,
+    port: portOf(env, s.port!.env, s.port!.default),
+  }));
+  return [...services, { name: 'edge', entry: 'edge/main.ts', port: config.TITAN_EDGE_PORT }];
+}
+
+/** Every process learns where the others are from the same variables. */
+function serviceUrls(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const s of SERVICES) {
+    if (!s.port) continue;
+    const port = portOf(env, s.port.env, s.port.default);
+    out[s.port.env] = String(port);
+    out[`TITAN_${s.name.toUpperCase()}_URL`] = `http://127.0.0.1:${port}`;
+  }
+  out.TITAN_AUTH_JWKS_URL = `${out.TITAN_AUTH_URL}/v1/auth/jwks`;
+  return out;
+}
 
 const stack = new LocalStack(devStackSettings());
 const children = new Map<string, ChildProcess>();
@@ -64,7 +89,14 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
   const info = await stack.start();
-  const env = { ...process.env, ...stackEnv(info), TITAN_EDGE_PORT: String(config.TITAN_EDGE_PORT) };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...stackEnv(info),
+    ...localSecrets(info.dataDir),
+    TITAN_EDGE_PORT: String(config.TITAN_EDGE_PORT),
+  };
+  Object.assign(env, serviceUrls(env));
+  const processes = platformProcesses(env);
 
   const pool = createPool(info.databaseUrl, { max: 2, name: 'platform' });
   try {
@@ -80,7 +112,7 @@ async function main(): Promise<void> {
     await pool.end();
   }
 
-  for (const p of PROCESSES) {
+  for (const p of processes) {
     const child = spawn(process.execPath, ['--import', 'tsx', p.entry], { cwd: root, env, stdio: 'inherit' });
     children.set(p.name, child);
     child.on('exit', (code, signal) => {
@@ -89,13 +121,21 @@ async function main(): Promise<void> {
       void stopAll(1);
     });
   }
-  for (const p of PROCESSES) {
-    await waitFor(`${p.name} to be ready`, async () => (await fetch(p.readyUrl).catch(() => undefined))?.ok === true, 60_000);
+  for (const p of processes) {
+    const ready = `http://127.0.0.1:${p.port}/ready`;
+    await waitFor(
+      `${p.name} to be ready`,
+      async () => (await fetch(ready).catch(() => undefined))?.ok === true,
+      60_000,
+    );
   }
   const lines = [
     '',
     'Titan Commerce is running.',
     `  edge         http://127.0.0.1:${config.TITAN_EDGE_PORT}  (/health, /ready, /metrics)`,
+    ...processes
+      .filter((p) => p.name !== 'edge')
+      .map((p) => `  ${p.name.padEnd(12)} http://127.0.0.1:${p.port}`),
     `  redis        ${info.redisUrl}`,
     `  postgres     ${info.databaseUrl}`,
     ...(info.kafkaBrokers ? [`  kafka        ${info.kafkaBrokers.join(',')}`] : []),

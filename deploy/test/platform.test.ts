@@ -11,7 +11,7 @@ import { portOpen } from '../local/os-tools.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const dataDir = mkdtempSync(join(tmpdir(), 'titan-platform-test-'));
-const ports = { redis: 37379, pg: 37432, edge: 38080 };
+const ports = { redis: 37379, pg: 37432, edge: 38080, auth: 38101, user: 38102 };
 after(() => rmSync(dataDir, { recursive: true, force: true }));
 
 test('npm start serves /health and /ready, and SIGINT leaves no process behind', async () => {
@@ -23,6 +23,9 @@ test('npm start serves /health and /ready, and SIGINT leaves no process behind',
       TITAN_REDIS_PORT: String(ports.redis),
       TITAN_PG_PORT: String(ports.pg),
       TITAN_EDGE_PORT: String(ports.edge),
+      TITAN_AUTH_PORT: String(ports.auth),
+      TITAN_USER_PORT: String(ports.user),
+      TITAN_SCRYPT_LOG_N: '12',
       TITAN_LOG_LEVEL: 'warn',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -49,6 +52,22 @@ test('npm start serves /health and /ready, and SIGINT leaves no process behind',
   const report = (await ready.json()) as { checks: Record<string, { ok: boolean }> };
   assert.equal(report.checks.redis?.ok, true);
   assert.equal(report.checks.postgres?.ok, true);
+
+  // The seeded operator logs in through the auth service and reads its profile from the user service.
+  assert.match(output, /operator@titan\.local \/ titan-operator-demo/);
+  const login = await fetch(`http://127.0.0.1:${ports.auth}/v1/auth/login`, {
+    method: 'POST',
+    body: JSON.stringify({ email: 'operator@titan.local', password: 'titan-operator-demo' }),
+  });
+  assert.equal(login.status, 200);
+  const { accessToken } = (await login.json()) as { accessToken: string };
+  const me = await fetch(`http://127.0.0.1:${ports.user}/v1/users/me`, {
+    headers: { authorization: `Bearer ${accessToken}` },
+  });
+  assert.equal(me.status, 200);
+  const profile = (await me.json()) as { email: string; roles: string[] };
+  assert.equal(profile.email, 'operator@titan.local');
+  assert.ok(profile.roles.includes('admin') && profile.roles.includes('operator'));
 
   child.kill('SIGINT');
   assert.equal(await exited, 0, output);

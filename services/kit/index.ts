@@ -21,6 +21,7 @@ export {
   type RequestContext,
 } from './http/server.ts';
 export { loadUws, requireNativeUws, type Uws, UwsErrors } from './http/uws.ts';
+export { queryObject, type RouteSchema, Validator } from './http/validation.ts';
 export { type Closer, Lifecycle, type LifecycleOptions } from './lifecycle.ts';
 export { createLogger, type Logger, nextRequestId, REDACTED_PATHS, redactUrl } from './logger.ts';
 export {

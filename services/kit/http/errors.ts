@@ -8,6 +8,7 @@ export const HttpErrors = defineErrors({
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Request body must be application/json' },
   MALFORMED_JSON: { status: 400, message: 'Request body is not valid JSON' },
   BAD_REQUEST: { status: 400, message: 'Bad request' },
+  VALIDATION_FAILED: { status: 400, message: 'Request does not match the schema' },
   SHUTTING_DOWN: { status: 503, message: 'Server is shutting down; retry on another instance' },
   INTERNAL: { status: 500, message: 'Internal error' },
 });

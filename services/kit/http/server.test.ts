@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
+import { Type } from '@sinclair/typebox';
 import { defineErrors } from '../errors.ts';
 import { Health } from '../health.ts';
 import { createLogger } from '../logger.ts';
@@ -28,6 +29,10 @@ server
   .route('POST', '/items', (ctx) => ({ status: 201, body: { got: ctx.json() } }))
   .route('POST', '/sold-out', () => {
     throw E.SOLD_OUT();
+  })
+  .route('POST', '/orders/:id', (ctx) => ({ body: { qty: ctx.body.qty * 2 } }), {
+    params: Type.Object({ id: Type.String({ pattern: '^[0-9]+$' }) }),
+    body: Type.Object({ qty: Type.Integer({ minimum: 1, maximum: 10 }) }, { additionalProperties: false }),
   })
   .route('GET', '/boom', () => {
     throw new Error('secret internal detail');
@@ -131,4 +136,24 @@ test('/health, /ready and /metrics answer', async () => {
   const metrics = await (await fetch(`${base}/metrics`)).text();
   assert.match(metrics, /titan_http_requests_total\{route="\/items\/:id",method="GET",status="200"\} \d+/);
   assert.match(metrics, /titan_http_request_duration_seconds_bucket/);
+});
+
+test('declared schemas validate params and body; a failure is a 400 naming the field', async () => {
+  const ok = await fetch(`${base}/orders/7`, { method: 'POST', body: JSON.stringify({ qty: 3 }) });
+  assert.deepEqual(await ok.json(), { qty: 6 });
+  const cases: [string, string, string][] = [
+    ['/orders/7', '{"qty":0}', 'body/qty'],
+    ['/orders/7', '{"qty":1.5}', 'body/qty'],
+    ['/orders/7', '{"qty":"2"}', 'body/qty'],
+    ['/orders/7', '{"qty":1,"extra":true}', 'body/extra'],
+    ['/orders/7', '[]', 'body'],
+    ['/orders/x', '{"qty":1}', 'params/id'],
+  ];
+  for (const [path, body, field] of cases) {
+    const r = await fetch(`${base}${path}`, { method: 'POST', body });
+    assert.equal(r.status, 400, `${path} ${body}`);
+    const err = (await r.json()) as { code: string; message: string };
+    assert.equal(err.code, 'VALIDATION_FAILED');
+    assert.ok(err.message.startsWith(field), `${err.message} should name ${field}`);
+  }
 });

@@ -8,6 +8,7 @@
  * headers and body are written inside one `cork`.
  */
 import { STATUS_CODES } from 'node:http';
+import type { Static, TSchema } from '@sinclair/typebox';
 import { isTitanError } from '../errors.ts';
 import type { Health } from '../health.ts';
 import type { Logger } from '../logger.ts';
@@ -21,11 +22,14 @@ import {
   type TemplatedApp,
   type us_listen_socket,
 } from './uws.ts';
+import { queryObject, type RouteSchema, Validator } from './validation.ts';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 const METHODS_WITH_BODY = new Set<Method>(['POST', 'PUT', 'PATCH', 'DELETE']);
 
-export interface RequestContext {
+export interface RequestContext<TBody = unknown> {
+  /** The JSON body, validated against the route's body schema when it declares one. */
+  readonly body: TBody;
   readonly method: Method;
   readonly path: string;
   readonly query: URLSearchParams;
@@ -49,7 +53,15 @@ export interface Reply {
   headers?: Record<string, string>;
 }
 
-export type Handler = (ctx: RequestContext) => Reply | Promise<Reply>;
+export type Handler<TBody = unknown> = (ctx: RequestContext<TBody>) => Reply | Promise<Reply>;
+
+export interface RouteInfo {
+  method: Method;
+  pattern: string;
+  schema: RouteSchema | undefined;
+}
+
+type BodyOf<S> = S extends { body: infer B extends TSchema } ? Static<B> : unknown;
 
 export interface HttpServerOptions {
   name: string;
@@ -71,6 +83,7 @@ const JSON_HEADERS = 'application/json; charset=utf-8';
 
 class Context implements RequestContext {
   aborted = false;
+  body: unknown = undefined;
   #json: unknown;
   #parsed = false;
   rawBody: Buffer = EMPTY;
@@ -104,6 +117,8 @@ export class HttpServer {
   readonly #opts: Required<Omit<HttpServerOptions, 'trustProxy'>> & { trustProxy: boolean };
   readonly #metrics: RouteMetrics;
   readonly #methodsByPattern = new Map<string, Set<Method>>();
+  /** Every route with its schema, for the OpenAPI document. */
+  readonly routes: RouteInfo[] = [];
   #listenSocket: us_listen_socket | undefined;
   #inFlight = 0;
   #drained: (() => void) | undefined;
@@ -139,7 +154,14 @@ export class HttpServer {
     return this.#inFlight;
   }
 
-  route(method: Method, pattern: string, handler: Handler): this {
+  route<const S extends RouteSchema | undefined = undefined>(
+    method: Method,
+    pattern: string,
+    handler: Handler<BodyOf<S>>,
+    schema?: S,
+  ): this {
+    this.routes.push({ method, pattern, schema });
+    const checks = schema && compileChecks(schema);
     const paramNames = pattern
       .split('/')
       .filter((s) => s.startsWith(':'))
@@ -161,7 +183,18 @@ export class HttpServer {
     methods.add(method);
     const register = method.toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'del';
     const uwsMethod = register === ('delete' as string) ? 'del' : register;
-    this.app[uwsMethod](pattern, (res, req) => this.#serve(res, req, method, pattern, paramNames, handler));
+    const checked: Handler = checks
+      ? (ctx) => {
+          checks.params?.parse(ctx.params);
+          checks.query?.parse(queryObject(ctx.query));
+          if (checks.body) (ctx as Context).body = checks.body.parse(ctx.json());
+          return handler(ctx as RequestContext<BodyOf<S>>);
+        }
+      : (ctx) => {
+          if (ctx.rawBody.length > 0) (ctx as Context).body = ctx.json();
+          return handler(ctx as RequestContext<BodyOf<S>>);
+        };
+    this.app[uwsMethod](pattern, (res, req) => this.#serve(res, req, method, pattern, paramNames, checked));
     return this;
   }
 
@@ -278,14 +311,25 @@ export class HttpServer {
     return this.#errorReply(HttpErrors.INTERNAL());
   }
 
+  /** `{code, message}`; an error whose details carry `retryAfterSeconds` also gets a Retry-After header. */
   #errorReply(
-    err: { status: number; code: string; message: string },
+    err: {
+      status: number;
+      code: string;
+      message: string;
+      details?: Readonly<Record<string, unknown>> | undefined;
+    },
     headers?: Record<string, string>,
   ): Reply {
+    const wait = err.details?.retryAfterSeconds;
+    const all =
+      typeof wait === 'number'
+        ? { ...headers, 'retry-after': String(Math.max(1, Math.ceil(wait))) }
+        : headers;
     return {
       status: err.status,
       body: { code: err.code, message: err.message },
-      ...(headers ? { headers } : {}),
+      ...(all ? { headers: all } : {}),
     };
   }
 
@@ -410,6 +454,14 @@ export class HttpServer {
       };
     });
   }
+}
+
+function compileChecks(schema: RouteSchema) {
+  return {
+    body: schema.body && new Validator(schema.body, 'body'),
+    query: schema.query && new Validator(schema.query, 'query'),
+    params: schema.params && new Validator(schema.params, 'params'),
+  };
 }
 
 const statusLines = new Map<number, string>();
