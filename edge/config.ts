@@ -1,14 +1,34 @@
 /** The edge's settings, validated at start. */
+import { fileURLToPath } from 'node:url';
 import { Type } from '@sinclair/typebox';
 import { loadEnvConfig, Port } from '../services/kit/index.ts';
+
+const LOCAL_MAP = fileURLToPath(new URL('../cells/maps/local.json', import.meta.url));
 
 export const EdgeEnv = Type.Object({
   TITAN_EDGE_PORT: Port(8080, 'HTTP/WebSocket port of the edge'),
   TITAN_EDGE_HOST: Type.String({ default: '0.0.0.0' }),
-  TITAN_REDIS_URL: Type.String({ pattern: '^rediss?://' }),
-  TITAN_DATABASE_URL: Type.String({ pattern: '^postgres(ql)?://' }),
+  /** Edge processes sharing the port (the kernel spreads connections across them). */
+  TITAN_EDGE_PROCESSES: Type.Integer({ minimum: 1, maximum: 64, default: 1 }),
+  TITAN_CELL_MAP: Type.String({ default: LOCAL_MAP }),
+  TITAN_AUTH_URL: Type.String({ default: 'http://127.0.0.1:8101' }),
+  TITAN_USER_URL: Type.String({ default: 'http://127.0.0.1:8102' }),
+  TITAN_AUTH_JWKS_URL: Type.String({ default: 'http://127.0.0.1:8101/v1/auth/jwks' }),
+  TITAN_AUTH_ISSUER: Type.String({ default: 'titan-auth' }),
+  TITAN_AUTH_AUDIENCE: Type.String({ default: 'titan' }),
   TITAN_EDGE_MAX_BODY_BYTES: Type.Integer({ minimum: 1024, maximum: 16 * 1024 * 1024, default: 64 * 1024 }),
+  TITAN_EDGE_BODY_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120_000, default: 10_000 }),
   TITAN_EDGE_TRUST_PROXY: Type.Boolean({ default: false }),
+  /** Per client IP, in edge memory: sustained requests per second and burst. */
+  TITAN_EDGE_IP_RATE: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 500 }),
+  TITAN_EDGE_IP_BURST: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1000 }),
+  /** Per authenticated user, in edge memory. */
+  TITAN_EDGE_USER_RATE: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 20 }),
+  TITAN_EDGE_USER_BURST: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 40 }),
+  /** Login/register attempts per client IP per minute, shared by every edge process (Redis). */
+  TITAN_EDGE_AUTH_ATTEMPTS_PER_MINUTE: Type.Integer({ minimum: 1, maximum: 100_000, default: 60 }),
+  TITAN_WS_MESSAGES_PER_SECOND: Type.Integer({ minimum: 1, maximum: 10_000, default: 20 }),
+  TITAN_WS_IDLE_TIMEOUT_S: Type.Integer({ minimum: 8, maximum: 3600, default: 60 }),
   TITAN_SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120_000, default: 15_000 }),
 });
 

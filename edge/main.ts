@@ -1,36 +1,62 @@
 /**
- * The edge process: the only thing clients talk to. This is its skeleton (health, readiness on its
- * dependencies, metrics, graceful shutdown); routes, auth, rate limits, cell routing and WebSockets
- * are added by the edge's own modules as they land.
+ * The edge process: the only thing clients talk to. With TITAN_EDGE_PROCESSES > 1 this process
+ * supervises that many edge processes sharing the port (SO_REUSEPORT spreads connections across
+ * them), restarting any that dies, and forwarding shutdown signals.
  */
-import { createLogger, createMetrics, createPool, createRedis, Health, HttpServer, Lifecycle } from '../services/kit/index.ts';
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { createLogger, createMetrics, Health, Lifecycle } from '../services/kit/index.ts';
+import { createEdge } from './app.ts';
 import { loadEdgeConfig } from './config.ts';
 
 const log = createLogger({ name: 'edge' });
-try {
+
+async function serve(): Promise<void> {
   const config = loadEdgeConfig();
   const metrics = createMetrics({ process: 'edge' });
   const health = new Health();
-  const lifecycle = new Lifecycle({ log, timeoutMs: config.TITAN_SHUTDOWN_TIMEOUT_MS });
+  const lifecycle = new Lifecycle({ log, timeoutMs: config.TITAN_SHUTDOWN_TIMEOUT_MS + 1000 });
+  const edge = await createEdge({ config, log, metrics, health });
+  lifecycle.onShutdown('edge', () => edge.close());
+  await edge.start(config.TITAN_EDGE_PORT, config.TITAN_EDGE_HOST);
+}
 
-  const redis = createRedis(config.TITAN_REDIS_URL);
-  lifecycle.onShutdown('redis', async () => {
-    await redis.quit();
-  });
-  const db = createPool(config.TITAN_DATABASE_URL, { max: 4, name: 'edge' });
-  lifecycle.onShutdown('postgres', () => db.end());
-  health.addCheck('redis', () => redis.ping()).addCheck('postgres', () => db.query('SELECT 1'));
+function supervise(count: number): void {
+  const self = fileURLToPath(import.meta.url);
+  const children = new Set<ReturnType<typeof fork>>();
+  let stopping = false;
+  const start = (n: number) => {
+    const child = fork(self, [], {
+      env: { ...process.env, TITAN_EDGE_WORKER: String(n) },
+      execArgv: process.execArgv,
+    });
+    children.add(child);
+    child.on('exit', (code, signal) => {
+      children.delete(child);
+      if (stopping) {
+        if (children.size === 0) process.exit(0);
+        return;
+      }
+      log.error({ worker: n, code, signal }, 'edge process died; starting a new one');
+      setTimeout(() => start(n), 200);
+    });
+  };
+  for (let n = 1; n <= count; n++) start(n);
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal, processes: children.size }, 'stopping edge processes');
+    for (const c of children) c.kill('SIGTERM');
+    if (children.size === 0) process.exit(0);
+  };
+  process.on('SIGTERM', stop).on('SIGINT', stop);
+  if (process.channel) process.once('disconnect', () => stop('SIGTERM'));
+}
 
-  const server = new HttpServer({
-    name: 'edge',
-    log,
-    metrics,
-    health,
-    maxBodyBytes: config.TITAN_EDGE_MAX_BODY_BYTES,
-    trustProxy: config.TITAN_EDGE_TRUST_PROXY,
-  });
-  lifecycle.onShutdown('http', () => server.close());
-  await server.listen(config.TITAN_EDGE_PORT, config.TITAN_EDGE_HOST);
+try {
+  const processes = loadEdgeConfig().TITAN_EDGE_PROCESSES;
+  if (processes > 1 && !process.env.TITAN_EDGE_WORKER) supervise(processes);
+  else await serve();
 } catch (err) {
   log.fatal({ err }, 'edge failed to start');
   process.exit(1);

@@ -88,6 +88,7 @@ async function stopAll(code: number): Promise<never> {
 async function main(): Promise<void> {
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
+  if (process.channel) process.once('disconnect', () => void stopAll(1)); // started by a test or supervisor that died
   const info = await stack.start();
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -113,7 +114,12 @@ async function main(): Promise<void> {
   }
 
   for (const p of processes) {
-    const child = spawn(process.execPath, ['--import', 'tsx', p.entry], { cwd: root, env, stdio: 'inherit' });
+    const child = spawn(process.execPath, ['--import', 'tsx', p.entry], {
+      cwd: root,
+      env,
+      // The IPC channel lets a child notice when the platform dies, so none is left orphaned.
+      stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
+    });
     children.set(p.name, child);
     child.on('exit', (code, signal) => {
       if (stopping) return;

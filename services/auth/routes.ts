@@ -1,6 +1,6 @@
 /** HTTP routes of the auth service (`/v1/auth`). */
 import { Type } from '@sinclair/typebox';
-import type { HttpServer, RequestContext } from '../kit/index.ts';
+import type { RequestContext, RouteTarget } from '../kit/index.ts';
 import type { AccessClaims } from '../user/index.ts';
 import { UserErrors } from '../user/index.ts';
 import type { AuthService } from './service.ts';
@@ -42,7 +42,7 @@ const TokenPair = Type.Object({
   tokenType: Type.Literal('Bearer'),
 });
 
-export function registerAuthRoutes(server: HttpServer, deps: AuthRouteDeps): void {
+export function registerAuthRoutes(server: RouteTarget, deps: AuthRouteDeps): void {
   const tags = ['auth'];
   server.route(
     'POST',

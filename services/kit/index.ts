@@ -19,6 +19,8 @@ export {
   type Method,
   type Reply,
   type RequestContext,
+  type RouteInfo,
+  type RouteTarget,
 } from './http/server.ts';
 export { loadUws, requireNativeUws, type Uws, UwsErrors } from './http/uws.ts';
 export { queryObject, type RouteSchema, Validator } from './http/validation.ts';

@@ -32,6 +32,13 @@ export class Lifecycle {
     this.#timeoutMs = options.timeoutMs ?? 15_000;
     this.#exit = options.exit ?? true;
     for (const s of options.signals ?? ['SIGTERM', 'SIGINT']) process.on(s, this.#onSignal);
+    // Started by a supervisor with an IPC channel: when the supervisor dies, so do we (no orphans).
+    if (process.channel && options.signals === undefined) {
+      process.once('disconnect', () => {
+        this.#log.warn('parent process is gone; shutting down');
+        void this.shutdown();
+      });
+    }
   }
 
   onShutdown(name: string, close: Closer): this {

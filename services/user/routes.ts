@@ -1,6 +1,6 @@
 /** HTTP routes of the user service (`/v1/users`). */
 import { Type } from '@sinclair/typebox';
-import type { HttpServer, RequestContext } from '../kit/index.ts';
+import type { RequestContext, RouteTarget } from '../kit/index.ts';
 import type { AccessClaims } from './auth-port.ts';
 import { isRole, ROLES, type Role } from './domain/profile.ts';
 import { UserErrors } from './errors.ts';
@@ -53,7 +53,7 @@ const RolesSchema = Type.Object(
   { additionalProperties: false },
 );
 
-export function registerUserRoutes(server: HttpServer, deps: UserRouteDeps): void {
+export function registerUserRoutes(server: RouteTarget, deps: UserRouteDeps): void {
   const tags = ['users'];
   server.route(
     'GET',

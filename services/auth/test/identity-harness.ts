@@ -65,6 +65,8 @@ export async function startIdentity(overrides: Record<string, string> = {}) {
     return { status: r.status, headers: r.headers, body: text ? JSON.parse(text) : undefined };
   };
   return {
+    authUrl,
+    userUrl,
     db,
     redis,
     keyring,

@@ -4,6 +4,7 @@ import { defineErrors } from '../errors.ts';
 export const HttpErrors = defineErrors({
   NOT_FOUND: { status: 404, message: 'No such route' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed on this route' },
+  REQUEST_TIMEOUT: { status: 408, message: 'The request body did not arrive in time' },
   BODY_TOO_LARGE: { status: 413, message: 'Request body is too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Request body must be application/json' },
   MALFORMED_JSON: { status: 400, message: 'Request body is not valid JSON' },

@@ -33,6 +33,8 @@ export interface RequestContext<TBody = unknown> {
   readonly method: Method;
   readonly path: string;
   readonly query: URLSearchParams;
+  /** The query string as received, without the `?`. */
+  readonly rawQuery: string;
   /** Lower-case header names; repeated headers are joined with ", ". */
   readonly headers: Readonly<Record<string, string>>;
   readonly params: Readonly<Record<string, string>>;
@@ -71,6 +73,13 @@ export interface HttpServerOptions {
   maxBodyBytes?: number;
   /** Trust X-Forwarded-For / PROXY protocol for the client IP (only behind a trusted proxy). */
   trustProxy?: boolean;
+  /** A request body must arrive completely within this time, or the request gets 408 (slow-drip defence). */
+  bodyTimeoutMs?: number;
+}
+
+/** Anything routes can be registered on: the server itself, or a collector that only records them. */
+export interface RouteTarget {
+  route: HttpServer['route'];
 }
 
 interface RouteMetrics {
@@ -91,6 +100,7 @@ class Context implements RequestContext {
     readonly method: Method,
     readonly path: string,
     readonly query: URLSearchParams,
+    readonly rawQuery: string,
     readonly headers: Record<string, string>,
     readonly params: Record<string, string>,
     readonly requestId: string,
@@ -114,13 +124,19 @@ const EMPTY = Buffer.alloc(0);
 
 export class HttpServer {
   readonly app: TemplatedApp;
-  readonly #opts: Required<Omit<HttpServerOptions, 'trustProxy'>> & { trustProxy: boolean };
+  readonly #opts: Required<HttpServerOptions>;
   readonly #metrics: RouteMetrics;
   readonly #methodsByPattern = new Map<string, Set<Method>>();
   /** Every route with its schema, for the OpenAPI document. */
   readonly routes: RouteInfo[] = [];
   #listenSocket: us_listen_socket | undefined;
   #inFlight = 0;
+  /** Requests still receiving their body, with the time by which it must have arrived. */
+  readonly #pendingBodies = new Map<
+    Context,
+    { res: HttpResponse; pattern: string; started: number; deadline: number }
+  >();
+  #sweeper: NodeJS.Timeout | undefined;
   #drained: (() => void) | undefined;
   #closing = false;
   #port = 0;
@@ -128,7 +144,7 @@ export class HttpServer {
   constructor(options: HttpServerOptions) {
     const uws = requireNativeUws();
     this.app = uws.App();
-    this.#opts = { maxBodyBytes: 64 * 1024, trustProxy: false, ...options };
+    this.#opts = { maxBodyBytes: 64 * 1024, trustProxy: false, bodyTimeoutMs: 10_000, ...options };
     const m = options.metrics;
     this.#metrics = {
       requests: m.counter('http_requests_total', 'HTTP requests answered', ['route', 'method', 'status']),
@@ -216,10 +232,12 @@ export class HttpServer {
       params[paramNames[i]!] = decodeURIComponent(req.getParameter(i) ?? '');
     const requestId = sanitizeRequestId(headers['x-request-id']) ?? nextRequestId();
     const ip = this.#clientIp(res, headers);
+    const rawQuery = req.getQuery() ?? '';
     const ctx = new Context(
       method,
       req.getUrl(),
-      new URLSearchParams(req.getQuery() ?? ''),
+      new URLSearchParams(rawQuery),
+      rawQuery,
       headers,
       params,
       requestId,
@@ -274,8 +292,12 @@ export class HttpServer {
     }
     const chunks: Buffer[] = [];
     let size = 0;
+    this.#pendingBodies.set(ctx, { res, pattern, started, deadline: Date.now() + this.#opts.bodyTimeoutMs });
     res.onData((chunk, isLast) => {
-      if (ctx.aborted) return;
+      if (ctx.aborted) {
+        this.#pendingBodies.delete(ctx);
+        return;
+      }
       size += chunk.byteLength;
       if (size > this.#opts.maxBodyBytes) {
         if (size - chunk.byteLength <= this.#opts.maxBodyBytes) {
@@ -286,6 +308,7 @@ export class HttpServer {
       // uWS reuses the chunk's memory after this callback returns: copy it.
       chunks.push(Buffer.from(chunk.slice(0)));
       if (isLast) {
+        this.#pendingBodies.delete(ctx);
         ctx.rawBody = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
         run();
       }
@@ -426,6 +449,8 @@ export class HttpServer {
           return;
         }
         this.#listenSocket = socket;
+        this.#sweeper = setInterval(() => this.#sweepSlowBodies(), Math.min(1000, this.#opts.bodyTimeoutMs));
+        this.#sweeper.unref();
         this.#port = requireNativeUws(true).us_socket_local_port(socket as never);
         this.#opts.log.info({ port: this.#port, host }, `${this.#opts.name} listening`);
         resolve(this.#port);
@@ -434,8 +459,25 @@ export class HttpServer {
   }
 
   /** Stops accepting connections, then waits for in-flight requests (bounded by `timeoutMs`). */
+  #sweepSlowBodies(): void {
+    const now = Date.now();
+    for (const [ctx, pending] of this.#pendingBodies) {
+      if (pending.deadline > now) continue;
+      this.#pendingBodies.delete(ctx);
+      this.#finish(
+        pending.res,
+        ctx,
+        pending.pattern,
+        pending.started,
+        this.#errorReply(HttpErrors.REQUEST_TIMEOUT()),
+        true,
+      );
+    }
+  }
+
   async close(timeoutMs = 10_000): Promise<void> {
     this.#closing = true;
+    clearInterval(this.#sweeper);
     this.#opts.health.markShuttingDown();
     if (this.#listenSocket) {
       requireNativeUws(true).us_listen_socket_close(this.#listenSocket);

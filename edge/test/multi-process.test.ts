@@ -1,0 +1,68 @@
+// Several edge processes on one port: the supervisor starts them, replaces one that dies, and
+// stops them all on SIGTERM.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { serializeCellMap } from '../../cells/index.ts';
+import { childPids, portOpen } from '../../deploy/local/os-tools.ts';
+import { startIdentity } from '../../services/auth/test/identity-harness.ts';
+import { testMap } from './edge-harness.ts';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const PORT = 38181;
+
+const childrenOf = childPids;
+
+async function until(check: () => boolean | Promise<boolean>, what: string, ms = 20_000) {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test('two edge processes share the port; a killed one is replaced; SIGTERM stops all', async () => {
+  const identity = await startIdentity();
+  const mapFile = join(mkdtempSync(join(tmpdir(), 'titan-edge-mp-')), 'cells.json');
+  writeFileSync(mapFile, serializeCellMap(testMap()));
+  const supervisor = spawn(process.execPath, ['--import', 'tsx', 'edge/main.ts'], {
+    cwd: root,
+    env: {
+      ...process.env,
+      TITAN_EDGE_PROCESSES: '2',
+      TITAN_EDGE_PORT: String(PORT),
+      TITAN_EDGE_HOST: '127.0.0.1',
+      TITAN_CELL_MAP: mapFile,
+      TITAN_AUTH_URL: identity.authUrl,
+      TITAN_USER_URL: identity.userUrl,
+      TITAN_AUTH_JWKS_URL: `${identity.authUrl}/v1/auth/jwks`,
+    },
+    stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
+  });
+  const exited = new Promise<number | null>((r) => supervisor.on('exit', (code) => r(code)));
+  try {
+    await until(() => childrenOf(supervisor.pid!).length === 2, 'two edge processes');
+    await until(
+      async () => (await fetch(`http://127.0.0.1:${PORT}/ready`).catch(() => undefined))?.status === 200,
+      'ready',
+    );
+    const [victim] = childrenOf(supervisor.pid!);
+    process.kill(victim!, 'SIGKILL');
+    // The survivor keeps serving while the supervisor replaces the dead one.
+    for (let i = 0; i < 20; i++) assert.equal((await fetch(`http://127.0.0.1:${PORT}/health`)).status, 200);
+    await until(() => {
+      const now = childrenOf(supervisor.pid!);
+      return now.length === 2 && !now.includes(victim!);
+    }, 'a replacement process');
+    supervisor.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    assert.equal(await portOpen(PORT), false);
+  } finally {
+    supervisor.kill('SIGKILL');
+    await identity.stop();
+  }
+});

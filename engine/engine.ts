@@ -1,0 +1,362 @@
+/**
+ * The engine: per cell and job kind, a batching dispatcher in front of a Piscina pool, all created lazily on
+ * the first request for that cell, so idle cells cost nothing. Settings come from the cell map; `tune` and
+ * `applyMap` change them live.
+ */
+import type { ResourceLimits } from 'node:worker_threads';
+import {
+  type CellMap,
+  CellRouter,
+  type PoolName,
+  type PoolSettings,
+  type PoolSettingsPatch,
+  tune as tuneMap,
+} from '../cells/index.ts';
+import type { Logger } from '../services/kit/logger.ts';
+import type { Metrics } from '../services/kit/metrics.ts';
+import { InventoryOp } from './codec.ts';
+import { type BatchObserver, Dispatcher } from './dispatcher.ts';
+import { EngineErrors } from './errors.ts';
+import { flashSaleCodec, HARD_MAX_BATCH, inventoryCodec, WORKER_FILES } from './kinds.ts';
+import { EngineMetrics, type PoolSample } from './metrics.ts';
+import type {
+  CartCommitOutcome,
+  CartReleaseOutcome,
+  CartReserveOutcome,
+  CartReserveRequest,
+  FlashSaleRequest,
+  PurchaseOutcome,
+} from './outcomes.ts';
+import { WorkerPool, type WorkerPoolStats } from './pool.ts';
+import { checkCartReserve, checkHoldId, checkPurchase } from './validate.ts';
+import type { EngineWorkerData } from './workers/connection.ts';
+
+export interface EngineOptions {
+  /** The cell map (validated) or a router built from it. */
+  readonly map: CellMap | CellRouter;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** Backstop per task, queue wait included: a task not answered by then is aborted and answered `retry`. */
+  readonly taskTimeoutMs?: number;
+  /** V8 limits of every worker thread. */
+  readonly resourceLimits?: ResourceLimits;
+  /**
+   * Tests only (fault injection): replaces a pool's worker module. Nothing a client sends can reach it.
+   */
+  readonly testing?: { readonly workerFiles?: Partial<Record<PoolName, URL>> };
+}
+
+export const DEFAULT_TASK_TIMEOUT_MS = 5_000;
+
+export interface PoolStats extends WorkerPoolStats {
+  readonly cell: number;
+  readonly pool: PoolName;
+  readonly settings: PoolSettings;
+  /** Requests waiting in the dispatcher for their batch to be sent. */
+  readonly pendingRequests: number;
+  readonly batches: number;
+  readonly requests: number;
+  readonly busyRejections: number;
+  readonly retriableFailures: number;
+  readonly luaCalls: number;
+}
+
+interface Counters {
+  batches: number;
+  requests: number;
+  busy: number;
+  retries: number;
+  luaCalls: number;
+}
+
+interface Lane<Out> {
+  readonly cell: number;
+  readonly pool: PoolName;
+  readonly workers: WorkerPool;
+  readonly dispatcher: Dispatcher<Out>;
+  readonly counters: Counters;
+}
+
+interface CellLanes {
+  flashSale?: Lane<PurchaseOutcome>;
+  inventory?: Lane<unknown>;
+}
+
+function counting(counters: Counters, next: BatchObserver): BatchObserver {
+  return {
+    batch(size) {
+      counters.batches++;
+      counters.requests += size;
+      next.batch(size);
+    },
+    reply(submittedAt, startedAt, runMicros, luaCalls) {
+      counters.luaCalls += luaCalls;
+      next.reply(submittedAt, startedAt, runMicros, luaCalls);
+    },
+    busy() {
+      counters.busy++;
+      next.busy();
+    },
+    retry(n) {
+      counters.retries += n;
+      next.retry(n);
+    },
+  };
+}
+
+export class Engine {
+  #router: CellRouter;
+  readonly #logger: Logger;
+  readonly #metrics: EngineMetrics;
+  readonly #removeSource: () => void;
+  readonly #options: EngineOptions;
+  readonly #cells = new Map<number, CellLanes>();
+  /** Lanes of cells removed by applyMap, still draining. */
+  readonly #retiring = new Set<Promise<void>>();
+  #closing: Promise<void> | null = null;
+
+  constructor(options: EngineOptions) {
+    this.#options = options;
+    this.#router = options.map instanceof CellRouter ? options.map : new CellRouter(options.map);
+    this.#logger = options.logger;
+    this.#metrics = new EngineMetrics(options.metrics);
+    this.#removeSource = this.#metrics.addSource(() => this.#samples());
+  }
+
+  get map(): CellMap {
+    return this.#router.map;
+  }
+  get router(): CellRouter {
+    return this.#router;
+  }
+
+  /** One purchase attempt; joins the cell's flash-sale batch for its sale. Bad input rejects ENGINE_BAD_REQUEST. */
+  flashSale(cell: number, request: FlashSaleRequest): Promise<PurchaseOutcome> {
+    try {
+      const at = checkPurchase(request);
+      const lane = this.#flashSaleLane(cell);
+      return lane.dispatcher.submit(
+        request.saleId,
+        request.userId,
+        request.quantity,
+        request.idempotencyKey,
+        at,
+      );
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** All-or-nothing hold of several SKUs of the cell's ordinary stock, idempotent by holdId. */
+  reserveCart(cell: number, request: CartReserveRequest): Promise<CartReserveOutcome> {
+    try {
+      const items = checkCartReserve(request);
+      return this.#inventory(
+        cell,
+        InventoryOp.RESERVE,
+        request.holdId,
+        request.ttlMs,
+        items,
+      ) as Promise<CartReserveOutcome>;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  commitCart(cell: number, request: { readonly holdId: string }): Promise<CartCommitOutcome> {
+    try {
+      return this.#inventory(
+        cell,
+        InventoryOp.COMMIT,
+        checkHoldId(request?.holdId),
+        0,
+        null,
+      ) as Promise<CartCommitOutcome>;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  releaseCart(cell: number, request: { readonly holdId: string }): Promise<CartReleaseOutcome> {
+    try {
+      return this.#inventory(
+        cell,
+        InventoryOp.RELEASE,
+        checkHoldId(request?.holdId),
+        0,
+        null,
+      ) as Promise<CartReleaseOutcome>;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * Changes some settings of one pool of one cell, validated by the cell map's rules (CELL_MAP_INVALID names the
+   * field); the pool resizes without failing in-flight tasks. Returns the new map (version + 1).
+   */
+  tune<P extends PoolName>(cell: number, pool: P, patch: PoolSettingsPatch<P>): CellMap {
+    const next = tuneMap(this.#router.map, cell, pool, patch);
+    this.applyMap(next);
+    return next;
+  }
+
+  /** Switches to a new map version: changed pools resize, removed cells drain and close, new cells start lazily. */
+  applyMap(map: CellMap | CellRouter): void {
+    this.#assertOpen();
+    const router = map instanceof CellRouter ? map : new CellRouter(map);
+    this.#router = router;
+    for (const [cell, lanes] of this.#cells) {
+      if (!router.has(cell)) {
+        this.#cells.delete(cell);
+        const done = this.#closeLanes(lanes).finally(() => this.#retiring.delete(done));
+        this.#retiring.add(done);
+        this.#logger.info({ cell }, 'engine cell removed; its pools drain and close');
+        continue;
+      }
+      const pools = router.pools(cell);
+      const workerData = this.#workerData(router, cell);
+      for (const lane of [lanes.flashSale, lanes.inventory]) {
+        if (lane === undefined) continue;
+        const settings = pools[lane.pool];
+        lane.workers.resize(settings, workerData);
+        lane.dispatcher.configure(settings);
+      }
+    }
+  }
+
+  /** Per cell and pool that has been used: queue depth, utilization, threads, counts. */
+  stats(): PoolStats[] {
+    const out: PoolStats[] = [];
+    for (const lanes of this.#cells.values()) {
+      for (const lane of [lanes.flashSale, lanes.inventory]) {
+        if (lane === undefined) continue;
+        const c = lane.counters;
+        out.push({
+          cell: lane.cell,
+          pool: lane.pool,
+          settings: lane.workers.settings,
+          ...lane.workers.stats(),
+          pendingRequests: lane.dispatcher.pendingRequests,
+          batches: c.batches,
+          requests: c.requests,
+          busyRejections: c.busy,
+          retriableFailures: c.retries,
+          luaCalls: c.luaCalls,
+        });
+      }
+    }
+    return out;
+  }
+
+  /** Stops taking requests, sends the open batches, waits for every answer, then closes pools and connections. */
+  close(): Promise<void> {
+    if (this.#closing === null) {
+      this.#closing = (async () => {
+        const all = [...this.#cells.values()];
+        this.#cells.clear();
+        await Promise.all([...all.map((l) => this.#closeLanes(l)), ...this.#retiring]);
+        this.#removeSource();
+      })();
+    }
+    return this.#closing;
+  }
+
+  #assertOpen(): void {
+    if (this.#closing !== null) throw EngineErrors.ENGINE_CLOSED();
+  }
+
+  #inventory(cell: number, op: number, holdId: string, ttlMs: number, items: unknown): Promise<unknown> {
+    return this.#inventoryLane(cell).dispatcher.submit('', op, holdId, ttlMs, items);
+  }
+
+  #lanesOf(cell: number): CellLanes {
+    let lanes = this.#cells.get(cell);
+    if (lanes === undefined) {
+      this.#assertOpen();
+      if (!this.#router.has(cell)) {
+        throw EngineErrors.ENGINE_UNKNOWN_CELL(
+          `no cell ${cell} in cell map version ${this.#router.version}`,
+          {
+            cell,
+          },
+        );
+      }
+      lanes = {};
+      this.#cells.set(cell, lanes);
+    }
+    return lanes;
+  }
+
+  #flashSaleLane(cell: number): Lane<PurchaseOutcome> {
+    const lanes = this.#lanesOf(cell);
+    if (lanes.flashSale === undefined) lanes.flashSale = this.#createLane(cell, 'flashSale', flashSaleCodec);
+    return lanes.flashSale;
+  }
+
+  #inventoryLane(cell: number): Lane<unknown> {
+    const lanes = this.#lanesOf(cell);
+    if (lanes.inventory === undefined) lanes.inventory = this.#createLane(cell, 'inventory', inventoryCodec);
+    return lanes.inventory;
+  }
+
+  #createLane<Out>(
+    cell: number,
+    pool: PoolName,
+    codec: ConstructorParameters<typeof Dispatcher<Out>>[1],
+  ): Lane<Out> {
+    this.#assertOpen();
+    const file = this.#options.testing?.workerFiles?.[pool] ?? WORKER_FILES[pool];
+    if (file === null) throw EngineErrors.ENGINE_POOL_UNAVAILABLE(`pool ${pool} has no worker yet`, { pool });
+    const settings = this.#router.pools(cell)[pool];
+    const workers = new WorkerPool({
+      cell,
+      pool,
+      filename: file.href,
+      settings,
+      workerData: this.#workerData(this.#router, cell),
+      taskTimeoutMs: this.#options.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS,
+      logger: this.#logger,
+      ...(this.#options.resourceLimits === undefined ? {} : { resourceLimits: this.#options.resourceLimits }),
+    });
+    const counters: Counters = { batches: 0, requests: 0, busy: 0, retries: 0, luaCalls: 0 };
+    const observer = counting(counters, this.#metrics.observer(String(cell), pool));
+    const dispatcher = new Dispatcher<Out>(workers, codec, settings, {
+      hardMax: HARD_MAX_BATCH[pool],
+      observer,
+    });
+    return { cell, pool, workers, dispatcher, counters };
+  }
+
+  #workerData(router: CellRouter, cell: number): EngineWorkerData {
+    return { cell: String(cell), redis: router.shardOfCell(cell).redis };
+  }
+
+  async #closeLanes(lanes: CellLanes): Promise<void> {
+    const list = [lanes.flashSale, lanes.inventory].filter((l) => l !== undefined);
+    for (const l of list) l.dispatcher.flushAll();
+    await Promise.all(list.map((l) => l.dispatcher.idle()));
+    await Promise.all(list.map((l) => l.workers.close()));
+  }
+
+  *#samples(): Iterable<PoolSample> {
+    for (const lanes of this.#cells.values()) {
+      for (const lane of [lanes.flashSale, lanes.inventory]) {
+        if (lane === undefined) continue;
+        const s = lane.workers.stats();
+        yield {
+          cell: String(lane.cell),
+          pool: lane.pool,
+          queueDepth: s.queueDepth,
+          pendingRequests: lane.dispatcher.pendingRequests,
+          utilization: s.utilization,
+          threads: s.threads,
+        };
+      }
+    }
+  }
+}
+
+export function createEngine(options: EngineOptions): Engine {
+  return new Engine(options);
+}

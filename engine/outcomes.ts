@@ -1,0 +1,79 @@
+/**
+ * Typed results the engine returns. Busy and retriable failures are results too, so the edge maps every
+ * outcome to a response without try/catch; only caller mistakes are thrown (see errors.ts).
+ */
+import type { CommitStatus, ReleaseStatus } from '../lua/loader.ts';
+
+/** Why a request may be retried: nothing was applied, or (after a crash) retrying the same key is safe. */
+export type RetryReason = 'worker_crashed' | 'worker_error' | 'timeout' | 'redis_unavailable' | 'pool_closed';
+
+export interface BusyOutcome {
+  readonly status: 'busy';
+  /** Hint for the client's Retry-After, from the pool's recent task run time and queue depth. */
+  readonly retryAfterMs: number;
+}
+export interface RetryOutcome {
+  readonly status: 'retry';
+  readonly reason: RetryReason;
+  readonly retryAfterMs: number;
+}
+
+/** The answers an idempotency key can have recorded (a DUPLICATE replays one of these). */
+export type RecordedOutcome =
+  | { readonly status: 'reserved'; readonly reservationId: string; readonly expiresAt: number }
+  | { readonly status: 'sold_out' }
+  | { readonly status: 'limit_reached' };
+
+export type PurchaseOutcome =
+  | RecordedOutcome
+  | { readonly status: 'not_started' }
+  | { readonly status: 'ended' }
+  | { readonly status: 'duplicate'; readonly original: RecordedOutcome }
+  | BusyOutcome
+  | RetryOutcome;
+
+export interface FlashSaleRequest {
+  readonly saleId: string;
+  readonly userId: string;
+  readonly quantity: number;
+  readonly idempotencyKey: string;
+  /** When the edge received the request (ms); the sale window is judged by it. Defaults to Date.now(). */
+  readonly at?: number;
+}
+
+export interface CartItemRequest {
+  readonly sku: string;
+  readonly quantity: number;
+}
+export interface CartReserveRequest {
+  readonly holdId: string;
+  readonly ttlMs: number;
+  readonly items: readonly CartItemRequest[];
+}
+export interface CartHoldView {
+  readonly state: 'reserved' | 'committed' | 'released' | 'expired';
+  readonly expiresAt: number;
+  readonly items: readonly CartItemRequest[];
+}
+export type CartReserveOutcome =
+  | { readonly status: 'reserved'; readonly expiresAt: number }
+  | { readonly status: 'out_of_stock'; readonly skus: readonly string[] }
+  | { readonly status: 'duplicate'; readonly hold: CartHoldView }
+  | BusyOutcome
+  | RetryOutcome;
+
+type Lower<S extends string> = Lowercase<S>;
+export type CartCommitOutcome = { readonly status: Lower<CommitStatus> } | BusyOutcome | RetryOutcome;
+export type CartReleaseOutcome = { readonly status: Lower<ReleaseStatus> } | BusyOutcome | RetryOutcome;
+
+export const SOLD_OUT: RecordedOutcome = Object.freeze({ status: 'sold_out' });
+export const LIMIT_REACHED: RecordedOutcome = Object.freeze({ status: 'limit_reached' });
+export const NOT_STARTED: PurchaseOutcome = Object.freeze({ status: 'not_started' });
+export const ENDED: PurchaseOutcome = Object.freeze({ status: 'ended' });
+
+export function busy(retryAfterMs: number): BusyOutcome {
+  return { status: 'busy', retryAfterMs };
+}
+export function retry(reason: RetryReason, retryAfterMs: number): RetryOutcome {
+  return { status: 'retry', reason, retryAfterMs };
+}

@@ -1,0 +1,264 @@
+/**
+ * One Piscina pool for one (cell, job kind), behind the dispatcher's BatchSink interface.
+ *
+ * - Threads start lazily: the Piscina instance is created on the first task, with the cell's minThreads (which
+ *   may be 0) and maxThreads; workers above minThreads exit after idleTimeoutMs.
+ * - Admission: a batch reserves a task slot up front; slots are maxThreads * concurrentTasksPerWorker running
+ *   plus maxQueue waiting. No slot: the caller gets BUSY at once, so the queue never grows past maxQueue.
+ * - Live resize: Piscina options are fixed per instance, so new settings start a new generation; new batches go
+ *   to it, and the old generation is closed once its own in-flight tasks have finished (none is dropped).
+ * - Failures: a task rejected by Piscina (worker exited, threw, or the per-task timeout aborted it) becomes
+ *   ENGINE_TASK_FAILED with a retry reason; the dispatcher answers its callers with a `retry` outcome.
+ */
+import type { ResourceLimits } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import type { PoolName, PoolSettings } from '../cells/index.ts';
+import type { Logger } from '../services/kit/logger.ts';
+import { EngineErrors } from './errors.ts';
+import type { RetryReason } from './outcomes.ts';
+
+export interface WorkerPoolOptions {
+  readonly cell: number;
+  readonly pool: PoolName;
+  /** file: URL (href) of the worker module (.ts). */
+  readonly filename: string;
+  readonly settings: PoolSettings;
+  /** Passed to every worker of the pool (cell id, Redis endpoint). */
+  readonly workerData: unknown;
+  readonly taskTimeoutMs: number;
+  readonly resourceLimits?: ResourceLimits;
+  readonly logger: Logger;
+}
+
+export interface WorkerPoolStats {
+  readonly queueDepth: number;
+  readonly inFlightTasks: number;
+  readonly threads: number;
+  readonly utilization: number;
+  readonly completedTasks: number;
+  readonly generation: number;
+  /** Generations still draining after a resize. */
+  readonly draining: number;
+}
+
+/**
+ * Workers load TypeScript through tsx. Under `node --import tsx` or the `tsx` CLI, worker threads inherit the
+ * parent's execArgv (which already registers tsx); otherwise they are given tsx explicitly.
+ */
+export const WORKER_EXEC_ARGV: string[] | undefined = process.execArgv.some((a) => a.includes('tsx'))
+  ? undefined
+  : ['--import', import.meta.resolve('tsx')];
+
+class Generation {
+  piscina: Piscina | null = null;
+  inFlight = 0;
+  retired = false;
+  #closing = false;
+  readonly closed: Promise<void>;
+  #resolveClosed!: () => void;
+  constructor(
+    readonly id: number,
+    public settings: PoolSettings,
+    readonly workerData: unknown,
+  ) {
+    this.closed = new Promise((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+  }
+
+  /** Closes the Piscina pool once retired and idle; `onClosed` gets the tasks it completed. */
+  closeIfDrained(onClosed: (gen: Generation, completed: number) => void): void {
+    if (!this.retired || this.inFlight > 0 || this.#closing) return;
+    this.#closing = true;
+    const p = this.piscina;
+    if (p === null) {
+      onClosed(this, 0);
+      this.#resolveClosed();
+      return;
+    }
+    const done = () => {
+      this.piscina = null;
+      onClosed(this, p.completed);
+      this.#resolveClosed();
+    };
+    p.close().then(done, done);
+  }
+}
+
+export class WorkerPool {
+  readonly cell: number;
+  readonly pool: PoolName;
+  readonly #options: WorkerPoolOptions;
+  #gen: Generation;
+  readonly #old = new Set<Generation>();
+  #reserved = 0;
+  #completedBefore = 0;
+  #ewmaTaskMs = 1;
+  #closed = false;
+
+  constructor(options: WorkerPoolOptions) {
+    this.cell = options.cell;
+    this.pool = options.pool;
+    this.#options = options;
+    this.#gen = new Generation(1, { ...options.settings }, options.workerData);
+  }
+
+  get settings(): PoolSettings {
+    return this.#gen.settings;
+  }
+
+  /** Slots: running capacity plus the queue; counts this generation's tasks and the batches being filled. */
+  tryReserve(): boolean {
+    const s = this.#gen.settings;
+    if (this.#closed) return false;
+    if (this.#reserved + this.#gen.inFlight >= s.maxThreads * s.concurrentTasksPerWorker + s.maxQueue) {
+      return false;
+    }
+    this.#reserved++;
+    return true;
+  }
+
+  release(): void {
+    this.#reserved--;
+  }
+
+  /** About how long a task takes here from submission to answer (queue wait included), at least 1 ms. */
+  retryAfterMs(): number {
+    return Math.min(5000, Math.max(1, Math.ceil(this.#ewmaTaskMs)));
+  }
+
+  run(task: Uint8Array): Promise<Uint8Array> {
+    this.#reserved--;
+    const gen = this.#gen;
+    gen.inFlight++;
+    const started = performance.now();
+    const piscina = this.#start(gen);
+    return piscina
+      .run(task, {
+        transferList: [task.buffer as ArrayBuffer],
+        signal: AbortSignal.timeout(this.#options.taskTimeoutMs),
+      })
+      .then(
+        (reply: Uint8Array) => {
+          this.#ewmaTaskMs += (performance.now() - started - this.#ewmaTaskMs) * 0.1;
+          this.#finish(gen);
+          return reply;
+        },
+        (err: unknown) => {
+          this.#finish(gen);
+          throw taskFailure(err);
+        },
+      );
+  }
+
+  /**
+   * Applies new settings (and possibly a new Redis endpoint). Returns true when a new generation was started;
+   * false when nothing a Piscina instance is built from changed (maxQueue and batch settings apply in place).
+   */
+  resize(settings: PoolSettings, workerData: unknown): boolean {
+    const cur = this.#gen;
+    const s = cur.settings;
+    const same =
+      s.minThreads === settings.minThreads &&
+      s.maxThreads === settings.maxThreads &&
+      s.concurrentTasksPerWorker === settings.concurrentTasksPerWorker &&
+      s.idleTimeoutMs === settings.idleTimeoutMs &&
+      JSON.stringify(cur.workerData) === JSON.stringify(workerData);
+    if (same) {
+      cur.settings = { ...settings };
+      return false;
+    }
+    this.#gen = new Generation(cur.id + 1, { ...settings }, workerData);
+    this.#retire(cur);
+    this.#options.logger.info(
+      { cell: this.cell, pool: this.pool, generation: this.#gen.id, settings },
+      'engine pool resized',
+    );
+    return true;
+  }
+
+  stats(): WorkerPoolStats {
+    let queueDepth = 0;
+    let threads = 0;
+    let inFlight = 0;
+    let completed = this.#completedBefore;
+    for (const g of new Set([this.#gen, ...this.#old])) {
+      inFlight += g.inFlight;
+      if (g.piscina !== null) {
+        queueDepth += g.piscina.queueSize;
+        threads += g.piscina.threads.length;
+        completed += g.piscina.completed;
+      }
+    }
+    const p = this.#gen.piscina;
+    return {
+      queueDepth,
+      inFlightTasks: inFlight,
+      threads,
+      utilization: p === null ? 0 : p.utilization,
+      completedTasks: completed,
+      generation: this.#gen.id,
+      draining: this.#old.size,
+    };
+  }
+
+  /** Waits for every in-flight task of every generation, then closes the pools (workers and their Redis). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#retire(this.#gen);
+    await Promise.all([...this.#old].map((g) => g.closed));
+  }
+
+  #start(gen: Generation): Piscina {
+    if (gen.piscina !== null) return gen.piscina;
+    const s = gen.settings;
+    const piscina = new Piscina({
+      filename: this.#options.filename,
+      minThreads: s.minThreads,
+      maxThreads: s.maxThreads,
+      concurrentTasksPerWorker: s.concurrentTasksPerWorker,
+      idleTimeout: s.idleTimeoutMs,
+      // admission (tryReserve) bounds the queue; Piscina's own limit would only duplicate it
+      maxQueue: Number.POSITIVE_INFINITY,
+      // workers wait on Redis between tasks' awaits; a blocking Atomics.wait loop would stall their sockets
+      atomics: 'disabled',
+      workerData: gen.workerData,
+      ...(WORKER_EXEC_ARGV === undefined ? {} : { execArgv: WORKER_EXEC_ARGV }),
+      ...(this.#options.resourceLimits === undefined ? {} : { resourceLimits: this.#options.resourceLimits }),
+    });
+    // A worker that dies with no task in flight is reported here; Piscina replaces it on demand.
+    piscina.on('error', (err: unknown) =>
+      this.#options.logger.warn({ cell: this.cell, pool: this.pool, err }, 'engine worker error'),
+    );
+    gen.piscina = piscina;
+    return piscina;
+  }
+
+  #finish(gen: Generation): void {
+    gen.inFlight--;
+    gen.closeIfDrained(this.#onClosed);
+  }
+
+  #retire(gen: Generation): void {
+    gen.retired = true;
+    this.#old.add(gen);
+    gen.closeIfDrained(this.#onClosed);
+  }
+
+  readonly #onClosed = (gen: Generation, completed: number): void => {
+    this.#completedBefore += completed;
+    this.#old.delete(gen);
+  };
+}
+
+function taskFailure(err: unknown): Error {
+  const message = err instanceof Error ? err.message : String(err);
+  let reason: RetryReason = 'worker_error';
+  if (err instanceof Error && err.name === 'AbortError') {
+    const cause = (err as Error & { cause?: { name?: string } }).cause;
+    reason = cause?.name === 'TimeoutError' ? 'timeout' : 'pool_closed';
+  } else if (/worker exited|Terminating worker thread/.test(message)) {
+    reason = 'worker_crashed';
+  }
+  return EngineErrors.ENGINE_TASK_FAILED(`${reason}: ${message}`, { reason });
+}

@@ -1,0 +1,63 @@
+/**
+ * Checks a request on the caller's thread, before it joins a batch: one bad request must be refused alone,
+ * not fail the batch it would have joined (the script refuses a whole batch on any bad field).
+ * The rules are the loader's (lua/loader.ts); the script checks them again before its first write.
+ */
+import { MAX_CART_ITEMS } from '../lua/loader.ts';
+import { EngineErrors } from './errors.ts';
+import type { CartReserveRequest, FlashSaleRequest } from './outcomes.ts';
+
+const IDENT = /^[A-Za-z0-9_.-]{1,64}$/;
+const PRINTABLE = /^[\x21-\x7e]{1,128}$/;
+const MAX_TIME = 1e14;
+
+function bad(field: string, why: string): never {
+  throw EngineErrors.ENGINE_BAD_REQUEST(`${field}: ${why}`, { field });
+}
+function ident(field: string, v: unknown): string {
+  if (typeof v !== 'string' || !IDENT.test(v)) bad(field, 'must be 1-64 chars of [A-Za-z0-9_.-]');
+  return v;
+}
+function int(field: string, v: unknown, lo: number, hi: number): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < lo || v > hi) {
+    bad(field, `must be an integer ${lo}..${hi}`);
+  }
+  return v;
+}
+
+/** Validates a purchase; returns its `at` (now when absent). */
+export function checkPurchase(req: FlashSaleRequest): number {
+  if (typeof req !== 'object' || req === null) bad('request', 'must be an object');
+  ident('saleId', req.saleId);
+  ident('userId', req.userId);
+  int('quantity', req.quantity, 1, 999_999);
+  if (typeof req.idempotencyKey !== 'string' || !PRINTABLE.test(req.idempotencyKey)) {
+    bad('idempotencyKey', 'must be 1-128 printable ASCII chars');
+  }
+  return req.at === undefined ? Date.now() : int('at', req.at, 0, MAX_TIME);
+}
+
+export function checkHoldId(holdId: unknown): string {
+  return ident('holdId', holdId);
+}
+
+/** Validates a cart reservation; returns its items as flat sku, quantity pairs (the task format). */
+export function checkCartReserve(req: CartReserveRequest): (string | number)[] {
+  if (typeof req !== 'object' || req === null) bad('request', 'must be an object');
+  checkHoldId(req.holdId);
+  int('ttlMs', req.ttlMs, 1, 86_400_000);
+  const items = req.items;
+  if (!Array.isArray(items) || items.length === 0 || items.length > MAX_CART_ITEMS) {
+    bad('items', `must hold 1..${MAX_CART_ITEMS} items`);
+  }
+  const flat: (string | number)[] = [];
+  const seen = new Set<string>();
+  for (let i = 0; i < items.length; i++) {
+    const it = items[i]!;
+    const sku = ident(`items[${i}].sku`, it?.sku);
+    if (seen.has(sku)) bad(`items[${i}].sku`, 'appears twice');
+    seen.add(sku);
+    flat.push(sku, int(`items[${i}].quantity`, it.quantity, 1, 1e6));
+  }
+  return flat;
+}
