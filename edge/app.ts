@@ -3,7 +3,11 @@
  * the proxy to services, the WebSocket hub and the OpenAPI document. Used by main.ts and by tests.
  */
 import { Type } from '@sinclair/typebox';
+import { ShardClients } from '../cells/index.ts';
+import { createEngine } from '../engine/index.ts';
 import { registerAuthRoutes } from '../services/auth/index.ts';
+import { registerCatalogRoutes } from '../services/catalog/index.ts';
+import { registerFlashSaleRoutes as registerSaleAdminRoutes } from '../services/flash-sale/index.ts';
 import {
   type Handler,
   type Health,
@@ -20,10 +24,12 @@ import { EdgeAuth, type Identity } from './auth.ts';
 import { CellRouting } from './cell-routing.ts';
 import type { EdgeConfig } from './config.ts';
 import { EdgeErrors } from './errors.ts';
+import { SaleDirectory } from './flash-sales/directory.ts';
+import { SaleFeed } from './flash-sales/feed.ts';
+import { registerFlashSaleRoutes } from './flash-sales/routes.ts';
 import { buildOpenApi, RouteCollector } from './openapi.ts';
 import { ServiceProxy, type Upstream } from './proxy.ts';
 import { RedisRateLimiter, TokenBuckets } from './rate-limit.ts';
-import { ShardClients } from './shards.ts';
 import { DEFAULT_WS, WebSocketHub } from './websocket.ts';
 
 export interface EdgeDeps {
@@ -50,6 +56,15 @@ export interface RouteAccess {
   /** Attach the caller's cell, refusing with 503 CELL_UNAVAILABLE when it is unavailable. */
   cell?: boolean;
 }
+
+/** The edge's guarded route registration (`route` in createEdge), for modules that register edge routes. */
+export type EdgeRoute = <B = unknown>(
+  method: Method,
+  pattern: string,
+  access: RouteAccess,
+  handler: (ctx: RequestContext<B>, caller: Caller | undefined) => Reply | Promise<Reply>,
+  schema?: RouteSchema,
+) => void;
 
 export async function createEdge(deps: EdgeDeps) {
   const { config, log, metrics, health } = deps;
@@ -136,7 +151,7 @@ export async function createEdge(deps: EdgeDeps) {
   }
 
   /** Registers an edge route behind its guard; `B` is the body type its schema declares. */
-  function route<B = unknown>(
+  const route: EdgeRoute = function route<B = unknown>(
     method: Method,
     pattern: string,
     access: RouteAccess,
@@ -147,7 +162,7 @@ export async function createEdge(deps: EdgeDeps) {
       ...schema,
       auth: access.access === 'user',
     });
-  }
+  };
 
   // --- Routes the edge serves itself -------------------------------------------------------------
   route(
@@ -178,26 +193,41 @@ export async function createEdge(deps: EdgeDeps) {
     },
   );
 
+  // --- The flash-sale hot path: the cells' engines, the sale directory, live updates ---------------
+  const engine = createEngine({ map: routing.router, logger: log, metrics });
+  routing.onChange((router) => engine.applyMap(router));
+  const directory = new SaleDirectory(config.TITAN_FLASH_SALE_URL, log);
+  const feed = new SaleFeed(directory, ws);
+  registerFlashSaleRoutes({
+    route,
+    directory,
+    engine,
+    shards,
+    router: () => routing.router,
+    powSecret: config.TITAN_POW_SECRET,
+  });
+
   // --- Routes owned by services, proxied ---------------------------------------------------------
   const upstreams: Record<string, Upstream> = {
     auth: { name: 'auth', origin: config.TITAN_AUTH_URL },
     user: { name: 'user', origin: config.TITAN_USER_URL },
+    flashSale: { name: 'flash-sale', origin: config.TITAN_FLASH_SALE_URL },
+    catalog: { name: 'catalog', origin: config.TITAN_CATALOG_URL },
   };
+  // The services' own route declarations, collected (not served) for the OpenAPI document.
   const proxied = new RouteCollector();
-  registerAuthRoutes(proxied, {
-    auth: undefined as never,
-    keys: undefined as never,
-    authenticate: undefined as never,
-  });
-  registerUserRoutes(proxied, {
-    users: undefined as never,
-    authenticate: undefined as never,
-    erase: undefined as never,
-  });
+  const none = undefined as never;
+  registerAuthRoutes(proxied, { auth: none, keys: none, authenticate: none });
+  registerUserRoutes(proxied, { users: none, authenticate: none, erase: none });
+  registerSaleAdminRoutes(proxied, { sales: none, control: none, authenticate: none });
+  registerCatalogRoutes(proxied, { products: none, authenticate: none });
   const METHODS: Method[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
   for (const [prefix, upstream] of [
     ['/v1/auth/*', upstreams.auth!],
     ['/v1/users/*', upstreams.user!],
+    ['/v1/admin/flash-sales', upstreams.flashSale!],
+    ['/v1/admin/flash-sales/*', upstreams.flashSale!],
+    ['/v1/catalog/*', upstreams.catalog!],
   ] as const) {
     for (const method of METHODS) {
       server.route(
@@ -221,10 +251,15 @@ export async function createEdge(deps: EdgeDeps) {
   }
 
   const openapi = () =>
-    buildOpenApi([...server.routes.filter((r) => !r.pattern.includes('*')), ...proxied.routes], {
-      title: 'Titan Commerce API',
-      version: '1',
-    });
+    buildOpenApi(
+      [...server.routes, ...proxied.routes].filter(
+        (r) => !r.pattern.includes('*') && !r.pattern.startsWith('/internal'),
+      ),
+      {
+        title: 'Titan Commerce API',
+        version: '1',
+      },
+    );
   let openapiDoc: string | undefined;
   server.route('GET', '/v1/openapi.json', () => {
     openapiDoc ??= JSON.stringify(openapi());
@@ -247,14 +282,21 @@ export async function createEdge(deps: EdgeDeps) {
     proxy,
     route,
     openapi,
+    engine,
+    directory,
     start(port: number, host: string) {
       routing.watch();
       shards.monitor(() => routing.router);
+      directory.start();
+      feed.start();
       return server.listen(port, host);
     },
     async close() {
       ws.closeAll();
       await server.close(config.TITAN_SHUTDOWN_TIMEOUT_MS);
+      feed.stop();
+      directory.stop();
+      await engine.close();
       routing.close();
       await proxy.close();
       await shards.close();

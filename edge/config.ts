@@ -13,6 +13,10 @@ export const EdgeEnv = Type.Object({
   TITAN_CELL_MAP: Type.String({ default: LOCAL_MAP }),
   TITAN_AUTH_URL: Type.String({ default: 'http://127.0.0.1:8101' }),
   TITAN_USER_URL: Type.String({ default: 'http://127.0.0.1:8102' }),
+  TITAN_CATALOG_URL: Type.String({ default: 'http://127.0.0.1:8103' }),
+  TITAN_FLASH_SALE_URL: Type.String({ default: 'http://127.0.0.1:8104' }),
+  /** Signs proof-of-work challenges; every edge process of a deployment needs the same value. */
+  TITAN_POW_SECRET: Type.String({ minLength: 16 }),
   TITAN_AUTH_JWKS_URL: Type.String({ default: 'http://127.0.0.1:8101/v1/auth/jwks' }),
   TITAN_AUTH_ISSUER: Type.String({ default: 'titan-auth' }),
   TITAN_AUTH_AUDIENCE: Type.String({ default: 'titan' }),

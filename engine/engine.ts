@@ -14,10 +14,11 @@ import {
 } from '../cells/index.ts';
 import type { Logger } from '../services/kit/logger.ts';
 import type { Metrics } from '../services/kit/metrics.ts';
-import { InventoryOp } from './codec.ts';
+import { fraudBatchKey, InventoryOp } from './codec.ts';
 import { type BatchObserver, Dispatcher } from './dispatcher.ts';
 import { EngineErrors } from './errors.ts';
-import { flashSaleCodec, HARD_MAX_BATCH, inventoryCodec, WORKER_FILES } from './kinds.ts';
+import type { FraudRequest } from './fraud/index.ts';
+import { flashSaleCodec, fraudCodec, HARD_MAX_BATCH, inventoryCodec, WORKER_FILES } from './kinds.ts';
 import { EngineMetrics, type PoolSample } from './metrics.ts';
 import type {
   CartCommitOutcome,
@@ -25,10 +26,11 @@ import type {
   CartReserveOutcome,
   CartReserveRequest,
   FlashSaleRequest,
+  FraudOutcome,
   PurchaseOutcome,
 } from './outcomes.ts';
 import { WorkerPool, type WorkerPoolStats } from './pool.ts';
-import { checkCartReserve, checkHoldId, checkPurchase } from './validate.ts';
+import { checkCartReserve, checkFraud, checkHoldId, checkPurchase } from './validate.ts';
 import type { EngineWorkerData } from './workers/connection.ts';
 
 export interface EngineOptions {
@@ -77,9 +79,25 @@ interface Lane<Out> {
   readonly counters: Counters;
 }
 
+/** The fraud lane batches per cell and per thresholds: its batch key is the cell's current thresholds. */
+interface FraudLane extends Lane<FraudOutcome> {
+  batchKey: string;
+}
+
 interface CellLanes {
   flashSale?: Lane<PurchaseOutcome>;
   inventory?: Lane<unknown>;
+  fraud?: FraudLane;
+}
+
+type AnyLane = NonNullable<CellLanes[keyof CellLanes]>;
+
+function lanesOf(lanes: CellLanes): AnyLane[] {
+  const out: AnyLane[] = [];
+  if (lanes.flashSale !== undefined) out.push(lanes.flashSale);
+  if (lanes.inventory !== undefined) out.push(lanes.inventory);
+  if (lanes.fraud !== undefined) out.push(lanes.fraud);
+  return out;
 }
 
 function counting(counters: Counters, next: BatchObserver): BatchObserver {
@@ -192,6 +210,21 @@ export class Engine {
   }
 
   /**
+   * Scores one checkout attempt: it joins the cell's open fraud batch; the batch's worker records the batch's
+   * velocity counters in ONE Lua call and scores it at the cell's `pools.fraud` thresholds. Bad input rejects
+   * ENGINE_BAD_REQUEST; expected answers (scored, busy, retry) resolve.
+   */
+  fraudScore(cell: number, request: FraudRequest): Promise<FraudOutcome> {
+    try {
+      const tuple = checkFraud(request);
+      const lane = this.#fraudLane(cell);
+      return lane.dispatcher.submit(lane.batchKey, tuple, 0, 0, 0);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
    * Changes some settings of one pool of one cell, validated by the cell map's rules (CELL_MAP_INVALID names the
    * field); the pool resizes without failing in-flight tasks. Returns the new map (version + 1).
    */
@@ -216,12 +249,13 @@ export class Engine {
       }
       const pools = router.pools(cell);
       const workerData = this.#workerData(router, cell);
-      for (const lane of [lanes.flashSale, lanes.inventory]) {
-        if (lane === undefined) continue;
+      for (const lane of lanesOf(lanes)) {
         const settings = pools[lane.pool];
         lane.workers.resize(settings, workerData);
         lane.dispatcher.configure(settings);
       }
+      // thresholds change in place: batches formed from now on carry the new ones
+      if (lanes.fraud !== undefined) lanes.fraud.batchKey = fraudBatchKey(pools.fraud);
     }
   }
 
@@ -229,8 +263,7 @@ export class Engine {
   stats(): PoolStats[] {
     const out: PoolStats[] = [];
     for (const lanes of this.#cells.values()) {
-      for (const lane of [lanes.flashSale, lanes.inventory]) {
-        if (lane === undefined) continue;
+      for (const lane of lanesOf(lanes)) {
         const c = lane.counters;
         out.push({
           cell: lane.cell,
@@ -300,6 +333,15 @@ export class Engine {
     return lanes.inventory;
   }
 
+  #fraudLane(cell: number): FraudLane {
+    const lanes = this.#lanesOf(cell);
+    if (lanes.fraud === undefined) {
+      const lane = this.#createLane(cell, 'fraud', fraudCodec);
+      lanes.fraud = { ...lane, batchKey: fraudBatchKey(this.#router.pools(cell).fraud) };
+    }
+    return lanes.fraud;
+  }
+
   #createLane<Out>(
     cell: number,
     pool: PoolName,
@@ -333,7 +375,7 @@ export class Engine {
   }
 
   async #closeLanes(lanes: CellLanes): Promise<void> {
-    const list = [lanes.flashSale, lanes.inventory].filter((l) => l !== undefined);
+    const list = lanesOf(lanes);
     for (const l of list) l.dispatcher.flushAll();
     await Promise.all(list.map((l) => l.dispatcher.idle()));
     await Promise.all(list.map((l) => l.workers.close()));
@@ -341,8 +383,7 @@ export class Engine {
 
   *#samples(): Iterable<PoolSample> {
     for (const lanes of this.#cells.values()) {
-      for (const lane of [lanes.flashSale, lanes.inventory]) {
-        if (lane === undefined) continue;
+      for (const lane of lanesOf(lanes)) {
         const s = lane.workers.stats();
         yield {
           cell: String(lane.cell),

@@ -8,6 +8,13 @@ export {
 } from './engine.ts';
 export { type EngineErrorCode, EngineErrors } from './errors.ts';
 export type {
+  FraudDecision,
+  FraudReason,
+  FraudRequest,
+  ReasonCode,
+  VelocitySnapshot,
+} from './fraud/index.ts';
+export type {
   BusyOutcome,
   CartCommitOutcome,
   CartHoldView,
@@ -16,6 +23,8 @@ export type {
   CartReserveOutcome,
   CartReserveRequest,
   FlashSaleRequest,
+  FraudOutcome,
+  FraudScoredOutcome,
   PurchaseOutcome,
   RecordedOutcome,
   RetryOutcome,

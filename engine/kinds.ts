@@ -1,21 +1,25 @@
 /**
  * The job kinds: per pool of a cell, its worker module, the codec turning worker replies into typed outcomes,
  * and the largest batch its worker accepts.
- *
- * `fraud` has a slot but no worker yet: it will be a worker calling engine/fraud's `scoreBatch` on a batch of
- * scoring requests (batch key: one per cell), with thresholds from the fraud pool settings.
  */
 import type { PoolName } from '../cells/index.ts';
-import { MAX_PURCHASE_BATCH } from '../lua/loader.ts';
-import { decodePurchase } from './codec.ts';
+import { MAX_FRAUD_BATCH, MAX_PURCHASE_BATCH } from '../lua/loader.ts';
+import { decodeFraudScore, decodePurchase } from './codec.ts';
 import type { BatchCodec } from './dispatcher.ts';
 import { EngineErrors } from './errors.ts';
-import { busy, type CartHoldView, type PurchaseOutcome, type RetryReason, retry } from './outcomes.ts';
+import {
+  busy,
+  type CartHoldView,
+  type FraudOutcome,
+  type PurchaseOutcome,
+  type RetryReason,
+  retry,
+} from './outcomes.ts';
 
 export const WORKER_FILES: Readonly<Record<PoolName, URL | null>> = {
   flashSale: new URL('./workers/flash-sale.worker.ts', import.meta.url),
   inventory: new URL('./workers/inventory.worker.ts', import.meta.url),
-  fraud: null,
+  fraud: new URL('./workers/fraud.worker.ts', import.meta.url),
 };
 
 /** Cart operations are separate Lua calls in one task; more than this per task only delays the first. */
@@ -23,7 +27,8 @@ export const MAX_INVENTORY_BATCH = 128;
 
 function scriptError(code: string, message: string): Error {
   if (code === 'LUA_NOT_FOUND') return EngineErrors.ENGINE_SALE_NOT_FOUND(message, { code });
-  if (code === 'LUA_BAD_ARGUMENT') return EngineErrors.ENGINE_BAD_REQUEST(message, { code });
+  if (code === 'LUA_BAD_ARGUMENT' || code.startsWith('FRAUD_INVALID'))
+    return EngineErrors.ENGINE_BAD_REQUEST(message, { code });
   return EngineErrors.ENGINE_SCRIPT_FAILED(message, { code });
 }
 
@@ -36,6 +41,11 @@ const shared = {
 export const flashSaleCodec: BatchCodec<PurchaseOutcome> = {
   ...shared,
   decode: (entry) => decodePurchase(entry as string),
+};
+
+export const fraudCodec: BatchCodec<FraudOutcome> = {
+  ...shared,
+  decode: decodeFraudScore,
 };
 
 const HOLD_STATES = {
@@ -73,5 +83,5 @@ export const inventoryCodec: BatchCodec<unknown> = {
 export const HARD_MAX_BATCH: Readonly<Record<PoolName, number>> = {
   flashSale: MAX_PURCHASE_BATCH,
   inventory: MAX_INVENTORY_BATCH,
-  fraud: 1024,
+  fraud: MAX_FRAUD_BATCH,
 };

@@ -3,6 +3,7 @@
  * outcome to a response without try/catch; only caller mistakes are thrown (see errors.ts).
  */
 import type { CommitStatus, ReleaseStatus } from '../lua/loader.ts';
+import type { FraudDecision, FraudReason, VelocitySnapshot } from './fraud/index.ts';
 
 /** Why a request may be retried: nothing was applied, or (after a crash) retrying the same key is safe. */
 export type RetryReason = 'worker_crashed' | 'worker_error' | 'timeout' | 'redis_unavailable' | 'pool_closed';
@@ -65,6 +66,20 @@ export type CartReserveOutcome =
 type Lower<S extends string> = Lowercase<S>;
 export type CartCommitOutcome = { readonly status: Lower<CommitStatus> } | BusyOutcome | RetryOutcome;
 export type CartReleaseOutcome = { readonly status: Lower<ReleaseStatus> } | BusyOutcome | RetryOutcome;
+
+/** A scored checkout attempt: engine/fraud's score at the cell's thresholds, and the counters it read. */
+export interface FraudScoredOutcome {
+  readonly status: 'scored';
+  /** Fraud probability in [0, 1]. */
+  readonly score: number;
+  /** At the cell's `pools.fraud` thresholds when the attempt's batch was formed. */
+  readonly decision: FraudDecision;
+  /** Up to 3 reason codes raising the score most, largest first. */
+  readonly reasons: readonly FraudReason[];
+  /** The velocity counters this attempt was scored with (recorded in the same Lua call, itself included). */
+  readonly velocity: VelocitySnapshot;
+}
+export type FraudOutcome = FraudScoredOutcome | BusyOutcome | RetryOutcome;
 
 export const SOLD_OUT: RecordedOutcome = Object.freeze({ status: 'sold_out' });
 export const LIMIT_REACHED: RecordedOutcome = Object.freeze({ status: 'limit_reached' });

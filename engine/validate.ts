@@ -4,7 +4,9 @@
  * The rules are the loader's (lua/loader.ts); the script checks them again before its first write.
  */
 import { MAX_CART_ITEMS } from '../lua/loader.ts';
+import { type FraudTuple, fraudTuple } from './codec.ts';
 import { EngineErrors } from './errors.ts';
+import { type FraudRequest, type VelocitySnapshot, validateFraudInput } from './fraud/index.ts';
 import type { CartReserveRequest, FlashSaleRequest } from './outcomes.ts';
 
 const IDENT = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -60,4 +62,38 @@ export function checkCartReserve(req: CartReserveRequest): (string | number)[] {
     flat.push(sku, int(`items[${i}].quantity`, it.quantity, 1, 1e6));
   }
   return flat;
+}
+
+const ZERO_VELOCITY: VelocitySnapshot = {
+  userAttempts1m: 0,
+  userAttempts1h: 0,
+  deviceDistinctCards24h: 0,
+  deviceDistinctUsers24h: 0,
+  ipDistinctUsers1h: 0,
+  cardSmallAttempts10m: 0,
+  userFailedPayments24h: 0,
+};
+
+function printable(field: string, v: unknown, max: number): void {
+  if (typeof v !== 'string' || v.length > max || !PRINTABLE.test(v)) {
+    bad(field, `must be 1-${max} printable ASCII chars`);
+  }
+}
+
+/**
+ * Validates a scoring request: the identities name Redis keys (the velocity script's rules), everything else is
+ * engine/fraud's `validateFraudInput`. Returns the request as the task's tuple.
+ */
+export function checkFraud(req: FraudRequest): FraudTuple {
+  if (typeof req !== 'object' || req === null) bad('request', 'must be an object');
+  printable('userId', req.userId, 128);
+  printable('deviceId', req.deviceId, 128);
+  printable('ip', req.ip, 64);
+  printable('cardFingerprint', req.cardFingerprint, 128);
+  const err = validateFraudInput(req, ZERO_VELOCITY);
+  if (err !== null) {
+    const field = String(err.details?.['field'] ?? 'request').replace(/^request\./, '');
+    bad(field, err.message.slice(err.message.indexOf(': ') + 2));
+  }
+  return fraudTuple(req);
 }

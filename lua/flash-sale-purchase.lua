@@ -3,7 +3,8 @@
 
 KEYS (all under the cell tag {c<cell>}):
   1 {c}:fs:<sale>     HASH   st/en (window ms, [st, en)), lim (units per user), ttl (reservation ms),
-                             q (cell quota left), r (units reserved), s (units sold)
+                             q (cell quota left), r (units reserved), s (units sold),
+                             so (requests answered SOLD_OUT: unmet demand, read by the rebalancer)
   2 {c}:fs:<sale>:u   HASH   <user> -> units the user holds (reserved + sold)
                              <user>:<idemKey> -> first result for that key (same encoding as the reply)
   3 {c}:fs:<sale>:r   HASH   <rid> -> "<state>|<user>|<qty>|<expiresAt>"  state R (reserved)
@@ -17,7 +18,7 @@ Per request, in order: window (at < st -> N, at >= en -> E), idempotency key see
   per-user limit (held + qty > lim -> L), stock (q < qty -> S), else reserve everything or nothing.
 Returns: array of n strings, one per request, in order:
   "R:<rid>:<expiresAt>" reserved | "S" sold out | "L" limit reached | "N" not started | "E" ended
-  | "D" .. <first result of that idempotency key> (only R, S or L are ever recorded).
+  | "D" .. <first result of that idempotency key> (only R and L are recorded; S is not, see below).
 Error replies (nothing written: every ARGV field is checked before the first write, all writes come last):
   LUA_BAD_ARGUMENT <field>: ...    LUA_BATCH_TOO_LARGE n: ...    LUA_NOT_FOUND sale: ...
 Events: XADD {c}:outbox * reservation.created "<saleId>|<rid>|<userId>|<qty>|<expiresAt>"
@@ -65,6 +66,7 @@ local out = {}
 -- each (a command costs ~1-2 us inside a script here, a field ~0.2 us). `held` and `recorded` are this batch's
 -- view of those pending writes, so a user or key seen twice in one batch is judged on the earlier effect.
 local uw, rw, xw, ev = {}, {}, {}, {}
+local soldOut = 0
 local held, recorded = {}, {}
 
 for b = 3, 4 * n - 1, 4 do
@@ -102,6 +104,7 @@ for b = 3, 4 * n - 1, 4 do
         res = 'L'
       elseif q < qty then
         res = 'S'
+        soldOut = soldOut + 1
       else
         seq = seq + 1
         q = q - qty
@@ -118,9 +121,13 @@ for b = 3, 4 * n - 1, 4 do
         xw[#xw + 1] = sid
         ev[#ev + 1] = saleId .. '|' .. sid .. '|' .. user .. '|' .. qtyS .. '|' .. expS
       end
-      recorded[ik] = res
-      uw[#uw + 1] = ik
-      uw[#uw + 1] = res
+      -- SOLD_OUT is not recorded: it speaks of this cell's quota at this instant, and quota moves
+      -- between cells; a client retrying the same key once stock arrived must be able to buy.
+      if res ~= 'S' then
+        recorded[ik] = res
+        uw[#uw + 1] = ik
+        uw[#uw + 1] = res
+      end
     end
   end
   out[#out + 1] = res
@@ -134,4 +141,6 @@ if seq ~= seq0 then
   redis.call('SET', KEYS[6], seq)
   redis.call('HSET', KEYS[1], 'q', q, 'r', r)
 end
+-- Demand the cell could not serve: the rebalancer moves quota towards cells where this grows.
+if soldOut > 0 then redis.call('HINCRBY', KEYS[1], 'so', soldOut) end
 return out

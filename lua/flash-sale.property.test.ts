@@ -67,7 +67,7 @@ class SaleModel {
         this.rsv.set(id, { state: 'R', user: x.userId, qty: x.quantity, exp: now + TTL });
         res = { status: 'RESERVED', reservationId: id, expiresAt: now + TTL };
       }
-      this.recorded.set(key, res);
+      if (res.status !== 'SOLD_OUT') this.recorded.set(key, res);
       return res;
     });
   }

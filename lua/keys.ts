@@ -53,3 +53,31 @@ export const outboxKey = (cell: string): string => `${cellTag(cell)}:outbox`;
 export const rateLimitKey = (cell: string, name: string): string => `${cellTag(cell)}:rl:${name}`;
 export const idempotencyKey = (cell: string, scope: string, key: string): string =>
   `${cellTag(cell)}:idk:${scope}:${key}`;
+
+/** The identities one fraud scoring attempt is counted under. */
+export interface FraudIdentity {
+  readonly userId: string;
+  readonly deviceId: string;
+  readonly ip: string;
+  readonly cardFingerprint: string;
+}
+
+/**
+ * The velocity keys of one scoring attempt, in the per-attempt KEYS order of fraud-velocity (after the cell's
+ * sequence key). All under the SCORING user's cell tag: a device, IP or card seen in several cells has one set of
+ * counters per cell.
+ */
+export function fraudKeys(cell: string, id: FraudIdentity) {
+  const t = `${cellTag(cell)}:fraud`;
+  return {
+    attempts: `${t}:u:${id.userId}:att`,
+    deviceCards: `${t}:d:${id.deviceId}:cards`,
+    deviceUsers: `${t}:d:${id.deviceId}:users`,
+    ipUsers: `${t}:ip:${id.ip}:users`,
+    cardSmall: `${t}:c:${id.cardFingerprint}:small`,
+    failures: fraudFailuresKey(cell, id.userId),
+  };
+}
+export const fraudSeqKey = (cell: string): string => `${cellTag(cell)}:fraud:seq`;
+export const fraudFailuresKey = (cell: string, userId: string): string =>
+  `${cellTag(cell)}:fraud:u:${userId}:fail`;

@@ -11,6 +11,10 @@ import { readFileSync } from 'node:fs';
 import type { Cluster, Redis } from 'ioredis';
 import { badArgument, fromReplyError } from './errors.ts';
 import {
+  type FraudIdentity,
+  fraudFailuresKey,
+  fraudKeys,
+  fraudSeqKey,
   idempotencyKey,
   inventoryKeys,
   rateLimitKey,
@@ -29,6 +33,26 @@ export const MAX_PURCHASE_BATCH = 48;
 export const PURCHASE_BATCH_BUDGET_US = 1000;
 export const MAX_CART_ITEMS = 100;
 export const MAX_SWEEP_LIMIT = 1000;
+/**
+ * Largest batch of scoring attempts one fraud-velocity call may carry: each costs ~18-22 sorted-set commands,
+ * ~40 us of Redis time (SLOWLOG, 2-core machine, quiet; 65-80 us under load), so a full call stays within
+ * about the purchase batch's 1 ms budget. The script enforces the same literal. See README.md.
+ */
+export const MAX_FRAUD_BATCH = 16;
+/** Entries one fraud velocity set keeps at most (the script's CAP): counters saturate here. */
+export const FRAUD_SET_CAP = 1000;
+/** The script's windows (ms), by counter; a test checks them against engine/fraud's VELOCITY_COUNTERS. */
+export const FRAUD_WINDOWS_MS = {
+  userAttempts1m: 60_000,
+  userAttempts1h: 3_600_000,
+  deviceDistinctCards24h: 86_400_000,
+  deviceDistinctUsers24h: 86_400_000,
+  ipDistinctUsers1h: 3_600_000,
+  cardSmallAttempts10m: 600_000,
+  userFailedPayments24h: 86_400_000,
+} as const;
+/** The counters of one attempt's snapshot, in the order of the script's reply. */
+export const FRAUD_COUNTERS = Object.keys(FRAUD_WINDOWS_MS) as readonly (keyof typeof FRAUD_WINDOWS_MS)[];
 
 export const SCRIPT_NAMES = [
   'flash-sale-purchase',
@@ -47,6 +71,7 @@ export const SCRIPT_NAMES = [
   'rate-limit',
   'idempotency-begin',
   'idempotency-end',
+  'fraud-velocity',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 
@@ -165,6 +190,14 @@ export interface IdempotencyRef {
   readonly scope: string;
   readonly key: string;
 }
+
+/** One scoring attempt as the velocity script records it. */
+export interface FraudAttempt extends FraudIdentity {
+  /** Below 5 USD (engine/fraud `isSmallAmount`): counted on the card's small-attempts window. */
+  readonly small: boolean;
+}
+/** One attempt's counters (structurally engine/fraud's `VelocitySnapshot`). */
+export type FraudVelocity = { readonly [K in (typeof FRAUD_COUNTERS)[number]]: number };
 
 // ---------------------------------------------------------------------------------------------------------------
 // Validation (same rules as the scripts)
@@ -350,6 +383,20 @@ export interface TitanScripts {
     input: IdempotencyRef & { token: string; status: number; body: string; ttlMs: number },
   ): Promise<IdempotencyEndStatus>;
   idempotencyAbort(input: IdempotencyRef & { token: string }): Promise<IdempotencyEndStatus>;
+
+  /** Records a batch of scoring attempts of one cell, in order; each gets its snapshot, itself included. */
+  fraudVelocity(input: {
+    cell: string;
+    now: number;
+    attempts: readonly FraudAttempt[];
+  }): Promise<FraudVelocity[]>;
+  /** Records a failed / declined payment (idempotent by failureId); returns the user's failures in 24 h. */
+  fraudRecordFailure(input: {
+    cell: string;
+    userId: string;
+    failureId: string;
+    now: number;
+  }): Promise<number>;
 }
 
 function isNoScript(err: unknown): boolean {
@@ -651,6 +698,30 @@ export function createScripts(redis: RedisClient): TitanScripts {
           return { status: 'REPLAY', httpStatus: Number(reply[1]), body: reply[2] ?? '' };
       }
     },
+    async fraudVelocity(input) {
+      const cell = checkCell('cell', input.cell);
+      const now = checkTime('now', input.now);
+      const attempts = input.attempts;
+      if (!Array.isArray(attempts) || attempts.length === 0)
+        throw badArgument('requests', 'must hold at least one request');
+      if (attempts.length > MAX_FRAUD_BATCH) {
+        throw fromReplyError(
+          new Error(`LUA_BATCH_TOO_LARGE requests: ${attempts.length} > ${MAX_FRAUD_BATCH}`),
+          'fraud-velocity',
+        );
+      }
+      const { keys, args } = fraudVelocityCall(cell, now, attempts);
+      return decodeFraudVelocity((await run('fraud-velocity', keys, args)) as number[]);
+    },
+    async fraudRecordFailure(input) {
+      const cell = checkCell('cell', input.cell);
+      return (await run(
+        'fraud-velocity',
+        [fraudFailuresKey(cell, checkPrintable('userId', input.userId, 128))],
+        ['fail', checkTime('now', input.now), checkPrintable('failureId', input.failureId, 128)],
+      )) as number;
+    },
+
     async idempotencyComplete(input) {
       if (typeof input.body !== 'string' || Buffer.byteLength(input.body) > 1_048_576) {
         throw badArgument('body', 'must be a string of at most 1 MiB');
@@ -674,6 +745,50 @@ export function createScripts(redis: RedisClient): TitanScripts {
         | 'ALREADY_COMPLETED';
     },
   };
+}
+
+/**
+ * KEYS and ARGV of one fraud-velocity 'score' call (validated; the engine's worker uses it too). Device and IP
+ * only name keys; the user and card are also set members.
+ */
+export function fraudVelocityCall(
+  cell: string,
+  now: number,
+  attempts: readonly FraudAttempt[],
+): { keys: string[]; args: (string | number)[] } {
+  const keys: string[] = [fraudSeqKey(cell)];
+  const args: Arg[] = ['score', now, attempts.length];
+  for (let i = 0; i < attempts.length; i++) {
+    const a = attempts[i]!;
+    const id: FraudIdentity = {
+      userId: checkPrintable(`requests[${i}].userId`, a?.userId, 128),
+      deviceId: checkPrintable(`requests[${i}].deviceId`, a.deviceId, 128),
+      ip: checkPrintable(`requests[${i}].ip`, a.ip, 64),
+      cardFingerprint: checkPrintable(`requests[${i}].cardFingerprint`, a.cardFingerprint, 128),
+    };
+    if (typeof a.small !== 'boolean') throw badArgument(`requests[${i}].small`, 'must be a boolean');
+    const k = fraudKeys(cell, id);
+    keys.push(k.attempts, k.deviceCards, k.deviceUsers, k.ipUsers, k.cardSmall, k.failures);
+    args.push(id.userId, id.cardFingerprint, a.small ? 1 : 0);
+  }
+  return { keys, args };
+}
+
+/** Splits the script's flat reply (7 integers per attempt) into snapshots. */
+export function decodeFraudVelocity(reply: readonly number[]): FraudVelocity[] {
+  const out: FraudVelocity[] = new Array(reply.length / 7);
+  for (let i = 0, j = 0; j < reply.length; i++, j += 7) {
+    out[i] = {
+      userAttempts1m: reply[j]!,
+      userAttempts1h: reply[j + 1]!,
+      deviceDistinctCards24h: reply[j + 2]!,
+      deviceDistinctUsers24h: reply[j + 3]!,
+      ipDistinctUsers1h: reply[j + 4]!,
+      cardSmallAttempts10m: reply[j + 5]!,
+      userFailedPayments24h: reply[j + 6]!,
+    };
+  }
+  return out;
 }
 
 function checkReservationId(v: unknown): string {

@@ -16,6 +16,14 @@ import { LuaErrors } from './errors.ts';
 import { saleCellKeys, salePoolKeys } from './keys.ts';
 import { checkCell, checkIdent, checkInt, type QuotaSide, type TitanScripts } from './loader.ts';
 
+/**
+ * The scripts of the Redis holding a side. One `TitanScripts` serves when every side lives on one server
+ * (or one Redis Cluster); a resolver serves when the pool and the cells sit on different shards.
+ */
+export type ScriptsForSide = TitanScripts | ((side: QuotaSide) => TitanScripts);
+const on = (scripts: ScriptsForSide, side: QuotaSide): TitanScripts =>
+  typeof scripts === 'function' ? scripts(side) : scripts;
+
 export type TransferOutcome =
   | { readonly status: 'DONE' }
   | { readonly status: 'UNDONE' }
@@ -32,8 +40,8 @@ export interface TransferInput {
 }
 
 /** Runs a whole transfer. A retry with the same transferId finishes the first attempt, never a second move. */
-export async function transferQuota(scripts: TitanScripts, t: TransferInput): Promise<TransferOutcome> {
-  const d = await scripts.quotaDebit(t);
+export async function transferQuota(scripts: ScriptsForSide, t: TransferInput): Promise<TransferOutcome> {
+  const d = await on(scripts, t.from).quotaDebit(t);
   if (d.status === 'INSUFFICIENT') return d;
   if (d.status === 'EXISTS' && d.state !== 'PENDING') return { status: d.state };
   return finishTransfer(scripts, t.saleId, t.transferId, t.amount, t.from, t.to);
@@ -41,19 +49,19 @@ export async function transferQuota(scripts: TitanScripts, t: TransferInput): Pr
 
 /** Steps 2 and 3 of a debited transfer, undoing it when the destination refuses. */
 export async function finishTransfer(
-  scripts: TitanScripts,
+  scripts: ScriptsForSide,
   saleId: string,
   transferId: string,
   amount: number,
   from: QuotaSide,
   to: QuotaSide,
 ): Promise<{ status: 'DONE' | 'UNDONE' }> {
-  const credit = await scripts.quotaCredit({ saleId, transferId, amount, to });
+  const credit = await on(scripts, to).quotaCredit({ saleId, transferId, amount, to });
   let outcome: 'done' | 'undo' = 'done';
   if (credit === 'ABORTED' || credit === 'NOT_CONFIGURED') {
-    outcome = (await scripts.quotaAbort({ saleId, transferId, to })) === 'CREDITED' ? 'done' : 'undo';
+    outcome = (await on(scripts, to).quotaAbort({ saleId, transferId, to })) === 'CREDITED' ? 'done' : 'undo';
   }
-  const settled = await scripts.quotaSettle({ saleId, transferId, from, outcome });
+  const settled = await on(scripts, from).quotaSettle({ saleId, transferId, from, outcome });
   if (settled !== (outcome === 'done' ? 'DONE' : 'UNDONE')) {
     throw LuaErrors.LUA_TRANSFER_INCOMPLETE(
       `transfer ${transferId} settled as ${settled}, expected ${outcome}`,
@@ -77,7 +85,7 @@ export interface RecoveredTransfer {
  * live transfers (a young pending entry is most likely a transfer in progress: `minAgeMs` leaves it alone).
  */
 export async function recoverTransfers(
-  scripts: TitanScripts,
+  scripts: ScriptsForSide,
   input: { saleId: string; cells: readonly string[]; now: number; minAgeMs: number },
 ): Promise<RecoveredTransfer[]> {
   const saleId = checkIdent('saleId', input.saleId);
@@ -86,9 +94,10 @@ export async function recoverTransfers(
   const recovered: RecoveredTransfer[] = [];
   for (const from of sides) {
     const k = from === 'pool' ? salePoolKeys(saleId) : saleCellKeys(from.cell, saleId);
-    const ids = await scripts.redis.zrangebyscore(k.transferPending, '-inf', cutoff);
+    const redis = on(scripts, from).redis;
+    const ids = await redis.zrangebyscore(k.transferPending, '-inf', cutoff);
     for (const transferId of ids) {
-      const entry = await scripts.redis.hget(k.transferOut, transferId);
+      const entry = await redis.hget(k.transferOut, transferId);
       const m = entry === null ? null : /^p\|(\d+)\|([^|]+)\|/.exec(entry);
       if (m === null) continue;
       const to: QuotaSide = m[2] === 'pool' ? 'pool' : { cell: m[2]!.slice(2) };

@@ -4,6 +4,8 @@
  * a new service adds itself here.
  */
 import { AUTH_MIGRATIONS, loadAuthConfig, seedBootstrapAdmin } from './auth/index.ts';
+import { CATALOG_MIGRATIONS, seedDemoCatalog } from './catalog/index.ts';
+import { FLASH_SALE_MIGRATIONS, seedDemoSale } from './flash-sale/index.ts';
 import type { Pool } from './kit/index.ts';
 import { USER_MIGRATIONS } from './user/index.ts';
 
@@ -44,5 +46,22 @@ export const SERVICES: readonly ServiceEntry[] = [
       const c = loadAuthConfig(env);
       return [`  operator     ${c.TITAN_BOOTSTRAP_ADMIN_EMAIL} / ${c.TITAN_BOOTSTRAP_ADMIN_PASSWORD}`];
     },
+  },
+  {
+    name: 'catalog',
+    migrations: CATALOG_MIGRATIONS,
+    entry: 'services/catalog/main.ts',
+    port: { env: 'TITAN_CATALOG_PORT', default: 8103 },
+    seed: ({ pool }) => seedDemoCatalog(pool),
+  },
+  {
+    name: 'flash-sale',
+    migrations: FLASH_SALE_MIGRATIONS,
+    entry: 'services/flash-sale/main.ts',
+    port: { env: 'TITAN_FLASH_SALE_PORT', default: 8104 },
+    seed: ({ pool }) => seedDemoSale(pool),
+    banner: () => [
+      '  flash sale   see `GET /v1/flash-sales/<id>`; the demo sale id is in the seed line above',
+    ],
   },
 ];

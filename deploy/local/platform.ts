@@ -52,7 +52,7 @@ function serviceUrls(env: NodeJS.ProcessEnv): Record<string, string> {
     if (!s.port) continue;
     const port = portOf(env, s.port.env, s.port.default);
     out[s.port.env] = String(port);
-    out[`TITAN_${s.name.toUpperCase()}_URL`] = `http://127.0.0.1:${port}`;
+    out[`TITAN_${s.name.toUpperCase().replaceAll('-', '_')}_URL`] = `http://127.0.0.1:${port}`;
   }
   out.TITAN_AUTH_JWKS_URL = `${out.TITAN_AUTH_URL}/v1/auth/jwks`;
   return out;

@@ -11,7 +11,15 @@ import { portOpen } from '../local/os-tools.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const dataDir = mkdtempSync(join(tmpdir(), 'titan-platform-test-'));
-const ports = { redis: 37379, pg: 37432, edge: 38080, auth: 38101, user: 38102 };
+const ports = {
+  redis: 37379,
+  pg: 37432,
+  edge: 38080,
+  auth: 38101,
+  user: 38102,
+  catalog: 38103,
+  flashSale: 38104,
+};
 after(() => rmSync(dataDir, { recursive: true, force: true }));
 
 test('npm start serves /health and /ready, and SIGINT leaves no process behind', async () => {
@@ -25,6 +33,8 @@ test('npm start serves /health and /ready, and SIGINT leaves no process behind',
       TITAN_EDGE_PORT: String(ports.edge),
       TITAN_AUTH_PORT: String(ports.auth),
       TITAN_USER_PORT: String(ports.user),
+      TITAN_CATALOG_PORT: String(ports.catalog),
+      TITAN_FLASH_SALE_PORT: String(ports.flashSale),
       TITAN_SCRYPT_LOG_N: '12',
       TITAN_LOG_LEVEL: 'warn',
     },
@@ -72,6 +82,25 @@ test('npm start serves /health and /ready, and SIGINT leaves no process behind',
   const profile = (await me.json()) as { email: string; roles: string[] };
   assert.equal(profile.email, 'operator@titan.local');
   assert.ok(profile.roles.includes('admin') && profile.roles.includes('operator'));
+
+  // The demo catalog and the demo flash sale are seeded and served through the edge.
+  const products = await fetch(`${base}/v1/catalog/products?limit=100`);
+  assert.equal(products.status, 200);
+  const { items } = (await products.json()) as { items: { sku: string }[] };
+  assert.ok(items.length >= 20 && items.some((p) => p.sku === 'FLASH-PHONE-1'));
+  const { sales } = (await (
+    await fetch(`http://127.0.0.1:${ports.flashSale}/internal/v1/flash-sales`)
+  ).json()) as {
+    sales: { id: string }[];
+  };
+  assert.equal(sales.length, 1);
+  let demo: Response | undefined;
+  for (let i = 0; i < 50 && demo?.status !== 200; i++) {
+    demo = await fetch(`${base}/v1/flash-sales/${sales[0]!.id}`);
+    if (demo.status !== 200) await new Promise((r) => setTimeout(r, 100));
+  }
+  const sale = (await demo!.json()) as { state: string; remaining: number; sku: string };
+  assert.deepEqual([sale.state, sale.remaining, sale.sku], ['scheduled', 100, 'FLASH-PHONE-1']);
 
   child.kill('SIGINT');
   assert.equal(await exited, 0, output);

@@ -3,9 +3,11 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type CellMap, generateMap, serializeCellMap } from '../../cells/index.ts';
+import { type CellMap, CellRouter, generateMap, loadCellMap, serializeCellMap } from '../../cells/index.ts';
+import { createAccessTokenVerifier } from '../../services/auth/index.ts';
 import { type Identity, startIdentity } from '../../services/auth/test/identity-harness.ts';
-import { createLogger, createMetrics, Health } from '../../services/kit/index.ts';
+import { createFlashSaleApp, FLASH_SALE_MIGRATIONS } from '../../services/flash-sale/index.ts';
+import { createLogger, createMetrics, Health, migrate } from '../../services/kit/index.ts';
 import { stackSetting } from '../../services/kit/testing.ts';
 import { createEdge, type Edge } from '../app.ts';
 import { loadEdgeConfig } from '../config.ts';
@@ -23,6 +25,7 @@ export function testMap(cells = 4, deadShards: number[] = [], shards = 1): CellM
 
 export interface EdgeHarness {
   identity: Identity;
+  flashSale: ReturnType<typeof createFlashSaleApp> | undefined;
   edge: Edge;
   base: string;
   mapFile: string;
@@ -42,13 +45,35 @@ export interface EdgeHarness {
 }
 
 export async function startEdge(
-  options: { map?: CellMap; env?: Record<string, string> } = {},
+  options: { map?: CellMap; env?: Record<string, string>; flashSale?: boolean } = {},
 ): Promise<EdgeHarness> {
   const identity = await startIdentity({ TITAN_LOGIN_MAX_FAILURES_PER_IP: '100000' });
   const dir = mkdtempSync(join(tmpdir(), 'titan-edge-'));
   const mapFile = join(dir, 'cells.json');
   const writeMap = (map: CellMap) => writeFileSync(mapFile, serializeCellMap(map));
   writeMap(options.map ?? testMap());
+  // The flash-sale control plane, in-process, on the identity harness's database.
+  let flashSale: ReturnType<typeof createFlashSaleApp> | undefined;
+  let flashSaleUrl = 'http://127.0.0.1:1';
+  if (options.flashSale) {
+    await migrate(identity.db.pool, 'flash-sale', FLASH_SALE_MIGRATIONS);
+    const router = new CellRouter(loadCellMap(mapFile));
+    flashSale = createFlashSaleApp({
+      pool: identity.db.pool,
+      router: () => router,
+      verify: createAccessTokenVerifier({
+        jwks: new URL(`${identity.authUrl}/v1/auth/jwks`),
+        issuer: 'titan-auth',
+        audience: 'titan',
+      }),
+      log: createLogger({ name: 'flash-sale-test', level: process.env.TITAN_TEST_LOG_LEVEL ?? 'silent' }),
+      metrics: createMetrics({ defaultMetrics: false }),
+      health: new Health(),
+      control: { tickMs: 50, sweepEveryMs: 300 },
+    });
+    flashSale.start();
+    flashSaleUrl = `http://127.0.0.1:${await flashSale.server.listen(0, '127.0.0.1')}`;
+  }
   const config = loadEdgeConfig({
     TITAN_CELL_MAP: mapFile,
     TITAN_AUTH_URL: identity.authUrl,
@@ -57,11 +82,13 @@ export async function startEdge(
     TITAN_EDGE_MAX_BODY_BYTES: '4096',
     TITAN_EDGE_BODY_TIMEOUT_MS: '1000',
     TITAN_EDGE_AUTH_ATTEMPTS_PER_MINUTE: '100000',
+    TITAN_POW_SECRET: 'edge-test-pow-secret-0123456789',
+    TITAN_FLASH_SALE_URL: flashSaleUrl,
     ...options.env,
   });
   const edge = await createEdge({
     config,
-    log: createLogger({ name: 'edge-test', level: 'silent' }),
+    log: createLogger({ name: 'edge-test', level: process.env.TITAN_TEST_LOG_LEVEL ?? 'silent' }),
     metrics: createMetrics({ defaultMetrics: false }),
     health: new Health(),
   });
@@ -81,6 +108,7 @@ export async function startEdge(
   const password = 'correct horse battery';
   return {
     identity,
+    flashSale,
     edge,
     base,
     mapFile,
@@ -96,6 +124,7 @@ export async function startEdge(
     },
     async stop() {
       await edge.close();
+      await flashSale?.close();
       await identity.stop();
     },
   };

@@ -36,6 +36,7 @@ test('two edge processes share the port; a killed one is replaced; SIGTERM stops
       TITAN_EDGE_PROCESSES: '2',
       TITAN_EDGE_PORT: String(PORT),
       TITAN_EDGE_HOST: '127.0.0.1',
+      TITAN_POW_SECRET: 'edge-test-pow-secret-0123456789',
       TITAN_CELL_MAP: mapFile,
       TITAN_AUTH_URL: identity.authUrl,
       TITAN_USER_URL: identity.userUrl,

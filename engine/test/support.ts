@@ -8,6 +8,7 @@ import {
   type CellMap,
   type CellPools,
   DEFAULT_POOLS,
+  type FraudPoolSettings,
   generateMap,
   type PoolSettings,
   parseCellMap,
@@ -30,9 +31,17 @@ export const SMALL_POOL: PoolSettings = {
   batchMaxWaitMicros: 500,
 };
 
-/** A 2-cell map on the test Redis with random cell ids; pools default to SMALL_POOL for both pools. */
+/**
+ * A 2-cell map on the test Redis with random cell ids; the flash-sale and inventory pools default to SMALL_POOL,
+ * the fraud pool to the cell defaults. `fraudByCell` overrides the fraud pool of one of the two cells.
+ */
 export function testMap(
-  pools: Partial<{ flashSale: Partial<PoolSettings>; inventory: Partial<PoolSettings> }> = {},
+  pools: Partial<{
+    flashSale: Partial<PoolSettings>;
+    inventory: Partial<PoolSettings>;
+    fraud: Partial<FraudPoolSettings>;
+  }> = {},
+  fraudByCell: readonly [Partial<FraudPoolSettings>?, Partial<FraudPoolSettings>?] = [],
 ): {
   map: CellMap;
   cells: [number, number];
@@ -40,7 +49,7 @@ export function testMap(
   const all: CellPools = {
     flashSale: { ...SMALL_POOL, ...pools.flashSale },
     inventory: { ...SMALL_POOL, ...pools.inventory },
-    fraud: { ...DEFAULT_POOLS.fraud },
+    fraud: { ...DEFAULT_POOLS.fraud, ...pools.fraud },
   };
   const url = stackSetting('TITAN_REDIS_URL');
   const base = 1000 + Math.floor(Math.random() * 60_000);
@@ -51,6 +60,10 @@ export function testMap(
     (c as { backup: number }).backup += base;
   }
   for (const s of doc.slots) (s as { cell: number }).cell += base;
+  doc.cells.forEach((c, i) => {
+    const over = fraudByCell[i];
+    if (over !== undefined) Object.assign(c.pools.fraud, over);
+  });
   return { map: parseCellMap(JSON.stringify(doc)), cells: [base, base + 1] };
 }
 

@@ -30,7 +30,14 @@ export function nowMicros(startMs: number): number {
 }
 
 /** Script errors that judge the request itself; anything else (connection, LOADING, OOM, ...) is transient. */
-const REFUSING = new Set(['LUA_BAD_ARGUMENT', 'LUA_NOT_FOUND', 'LUA_BATCH_TOO_LARGE', 'LUA_CONFLICT']);
+const REFUSING = new Set([
+  'LUA_BAD_ARGUMENT',
+  'LUA_NOT_FOUND',
+  'LUA_BATCH_TOO_LARGE',
+  'LUA_CONFLICT',
+  'FRAUD_INVALID_INPUT',
+  'FRAUD_INVALID_THRESHOLDS',
+]);
 
 /** The reply header + payload of a task that failed as a whole. */
 export function failureReply(err: unknown, startedAt: number, t0: number, luaCalls: number): unknown[] {

@@ -1,12 +1,13 @@
 /**
- * The edge's own connections to each shard's Redis (off the purchase path: Redis-backed rate limits
- * and shard health). A shard that stops answering pings marks its cells unavailable, so their users
- * get 503 CELL_UNAVAILABLE at once while everyone else is served as usual.
+ * Connections to each shard's Redis for a process's main thread (off the purchase path: rate limits,
+ * control-plane work, reads), with shard health: a shard that stops answering pings marks its cells
+ * unavailable, so their users get 503 CELL_UNAVAILABLE at once while everyone else is served as usual.
  */
 import { Redis } from 'ioredis';
-import type { CellRouter, Shard } from '../cells/index.ts';
 import { createScripts, type TitanScripts } from '../lua/loader.ts';
 import type { Logger } from '../services/kit/index.ts';
+import type { CellRouter } from './router.ts';
+import type { Shard } from './schema.ts';
 
 interface ShardClient {
   redis: Redis;
@@ -27,8 +28,11 @@ export class ShardClients {
         throw new Error(`shard ${shard.id}: Redis Cluster shards are not supported by the edge yet`);
       const redis = new Redis(shard.redis.url, {
         enableAutoPipelining: true,
-        enableOfflineQueue: false,
-        maxRetriesPerRequest: 0,
+        // Commands wait for the connection (at start, after a blip), but never longer than a second:
+        // a dead shard fails fast and its cells are reported unavailable by the pings.
+        enableOfflineQueue: true,
+        commandTimeout: 1000,
+        maxRetriesPerRequest: 1,
         connectTimeout: 1000,
         retryStrategy: () => 500,
         lazyConnect: false,
@@ -38,6 +42,10 @@ export class ShardClients {
       this.#clients.set(shard.id, c);
     }
     return c;
+  }
+
+  redisFor(router: CellRouter, cell: number): Redis {
+    return this.#client(router.shardOfCell(cell)).redis;
   }
 
   scriptsFor(router: CellRouter, cell: number): TitanScripts {

@@ -1,0 +1,64 @@
+/**
+ * The fraud worker: one task is one batch of scoring requests of this worker's cell. It records the whole batch
+ * in the velocity counters with ONE fraud-velocity Lua call (each attempt gets its snapshot, itself included),
+ * then scores the batch with engine/fraud's model at the thresholds the task carries (its batch key: the cell's
+ * `pools.fraud` thresholds when the batch was formed). The main thread validated every request.
+ */
+import { move, workerData } from 'piscina';
+import { decodeFraudVelocity, fraudVelocityCall } from '../../lua/loader.ts';
+import {
+  clockMs,
+  encodeFraudScore,
+  type FraudTuple,
+  fraudRequestOf,
+  packMessage,
+  ReplyCode,
+  STRIDE,
+  TASK_HEADER,
+  thresholdsOfKey,
+  unpackMessage,
+} from '../codec.ts';
+import { defaultFraudModel, type FraudInput, type FraudRequest, isSmallAmount } from '../fraud/index.ts';
+import { type EngineWorkerData, failureReply, nowMicros, openCellScripts } from './connection.ts';
+
+const data = workerData as EngineWorkerData;
+const scripts = openCellScripts(data);
+// loaded and validated once per thread; the model is not re-entrant, and a worker scores one batch at a time
+const model = defaultFraudModel();
+
+export default async function fraudBatch(task: Uint8Array): Promise<ReturnType<typeof move>> {
+  const startedAt = clockMs();
+  const t0 = performance.now();
+  const msg = unpackMessage(task);
+  const n = msg[2] as number;
+  const requests: FraudRequest[] = new Array(n);
+  const attempts = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const r = fraudRequestOf(msg[TASK_HEADER + i * STRIDE] as FraudTuple);
+    requests[i] = r;
+    attempts[i] = {
+      userId: r.userId,
+      deviceId: r.deviceId,
+      ip: r.ip,
+      cardFingerprint: r.cardFingerprint,
+      small: isSmallAmount(r),
+    };
+  }
+  let reply: unknown[];
+  let luaCalls = 0;
+  try {
+    const { keys, args } = fraudVelocityCall(data.cell, Math.floor(startedAt), attempts);
+    luaCalls = 1;
+    const flat = (await scripts.evalRaw('fraud-velocity', keys, args)) as number[];
+    const velocity = decodeFraudVelocity(flat);
+    const inputs: FraudInput[] = new Array(n);
+    for (let i = 0; i < n; i++) inputs[i] = { request: requests[i]!, velocity: velocity[i]! };
+    const scores = model.scoreBatch(inputs, thresholdsOfKey(msg[0] as string));
+    reply = [ReplyCode.OK, startedAt, 0, 1];
+    for (let i = 0; i < n; i++) reply.push(encodeFraudScore(scores[i]!, flat, i));
+    reply[2] = nowMicros(t0);
+  } catch (err) {
+    reply = failureReply(err, startedAt, t0, luaCalls);
+  }
+  return move(packMessage(reply));
+}
