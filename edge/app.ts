@@ -20,6 +20,7 @@ import {
   type RouteSchema,
 } from '../services/kit/index.ts';
 import { type Role, registerUserRoutes } from '../services/user/index.ts';
+import { registerCellAdminRoutes } from './admin-cells.ts';
 import { EdgeAuth, type Identity } from './auth.ts';
 import { CellRouting } from './cell-routing.ts';
 import type { EdgeConfig } from './config.ts';
@@ -196,6 +197,7 @@ export async function createEdge(deps: EdgeDeps) {
   // --- The flash-sale hot path: the cells' engines, the sale directory, live updates ---------------
   const engine = createEngine({ map: routing.router, logger: log, metrics });
   routing.onChange((router) => engine.applyMap(router));
+  registerCellAdminRoutes(route, { routing, log, engineStats: () => engine.stats() });
   const directory = new SaleDirectory(config.TITAN_FLASH_SALE_URL, log);
   const feed = new SaleFeed(directory, ws);
   registerFlashSaleRoutes({

@@ -60,8 +60,8 @@ export const SERVICES: readonly ServiceEntry[] = [
     entry: 'services/flash-sale/main.ts',
     port: { env: 'TITAN_FLASH_SALE_PORT', default: 8104 },
     seed: ({ pool }) => seedDemoSale(pool),
-    banner: () => [
-      '  flash sale   see `GET /v1/flash-sales/<id>`; the demo sale id is in the seed line above',
+    banner: (env) => [
+      `  flash sales  http://127.0.0.1:${env.TITAN_EDGE_PORT ?? 8080}/v1/flash-sales (the demo sale opens a minute after start)`,
     ],
   },
 ];

@@ -71,28 +71,33 @@ export function registerFlashSaleRoutes(deps: FlashSaleRouteDeps): void {
     return sale;
   };
 
+  const view = (sale: ReturnType<typeof known>) => ({
+    id: sale.id,
+    sku: sale.sku,
+    title: sale.title,
+    priceMinor: sale.priceMinor,
+    currency: sale.currency,
+    perUserLimit: sale.perUserLimit,
+    startsAt: sale.startsAt,
+    endsAt: sale.endsAt,
+    state: directory.stateAt(sale, Date.now()),
+    remaining: sale.remaining,
+    powDifficulty: sale.powDifficulty,
+  });
+
+  route(
+    'GET',
+    '/v1/flash-sales',
+    { access: 'public' },
+    () => ({ body: { sales: directory.all().map(view) } }),
+    { tags, summary: 'Sales scheduled, running, or ended within the last minute' },
+  );
+
   route(
     'GET',
     '/v1/flash-sales/:id',
     { access: 'public' },
-    (ctx) => {
-      const sale = known(ctx.params.id!);
-      return {
-        body: {
-          id: sale.id,
-          sku: sale.sku,
-          title: sale.title,
-          priceMinor: sale.priceMinor,
-          currency: sale.currency,
-          perUserLimit: sale.perUserLimit,
-          startsAt: sale.startsAt,
-          endsAt: sale.endsAt,
-          state: directory.stateAt(sale, Date.now()),
-          remaining: sale.remaining,
-          powDifficulty: sale.powDifficulty,
-        },
-      };
-    },
+    (ctx) => ({ body: view(known(ctx.params.id!)) }),
     { tags, summary: 'A sale, its state and remaining stock (lags by under a second)', params: SaleParams },
   );
 

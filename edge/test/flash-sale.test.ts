@@ -1,13 +1,17 @@
 // The flash sale end to end: operators create sales through the edge, buyers purchase through the
 // edge into their cells' engines, the control plane rebalances quota and sweeps expiries.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
 import { WebSocket } from 'undici';
 import { solveChallenge } from '../../services/flash-sale/index.ts';
 import { type EdgeHarness, startEdge, testMap } from './edge-harness.ts';
 
+const execFileAsync = promisify(execFile);
 let h: EdgeHarness;
 let operatorToken = '';
+let operatorEmail = '';
 before(async () => {
   h = await startEdge({
     map: testMap(4),
@@ -15,6 +19,7 @@ before(async () => {
     env: { TITAN_EDGE_USER_RATE: '1000', TITAN_EDGE_USER_BURST: '1000' },
   });
   const op = await h.user();
+  operatorEmail = op.email;
   await h.identity.db.pool.query("UPDATE users SET roles = ARRAY['buyer','operator'] WHERE id = $1", [
     op.userId,
   ]);
@@ -154,6 +159,8 @@ describe('control plane', () => {
     assert.equal(denied.status, 403);
     const sale = await waitForSale(first.body.saleId);
     assert.equal(sale.state, 'scheduled');
+    const list = await h.call('GET', '/v1/flash-sales');
+    assert.ok(list.body.sales.some((s: { id: string }) => s.id === first.body.saleId));
     assert.equal(sale.remaining, 5);
     // A scheduled sale refuses purchases, and can still be changed.
     assert.equal((await purchase(first.body.saleId, buyer.token)).body.code, 'NOT_STARTED');
@@ -274,6 +281,28 @@ describe('across cells', () => {
     assert.equal(l.balanced, true);
     const sale = await waitForSale(saleId, (s) => s.state === 'sold_out');
     assert.equal(sale.remaining, 0);
+    // The operators' reconciliation command agrees.
+    // (async: the edge under test runs in this process and must keep answering)
+    const cli = await execFileAsync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'deploy/cli/titan.ts',
+        '--edge',
+        h.base,
+        '--email',
+        operatorEmail,
+        '--password',
+        'correct horse battery',
+        '--json',
+        'flash-sales',
+        'reconcile',
+        saleId,
+      ],
+      { cwd: new URL('../../', import.meta.url), encoding: 'utf8' },
+    );
+    assert.equal(JSON.parse(cli.stdout).balanced, true, cli.stderr);
   });
 });
 
