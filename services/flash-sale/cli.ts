@@ -22,11 +22,9 @@ export function addFlashSaleCommands(program: CommandUnknownOpts, ctx: CellsCliC
     .command('list')
     .description('sales scheduled, running or just ended, with state and remaining stock')
     .action(async () => {
-      const { sales } = await ctx
-        .api()
-        .request<{
-          sales: { id: string; sku: string; state: string; remaining: number; startsAt: string }[];
-        }>('GET', '/v1/flash-sales');
+      const { sales } = await ctx.api().request<{
+        sales: { id: string; sku: string; state: string; remaining: number; startsAt: string }[];
+      }>('GET', '/v1/flash-sales');
       if (ctx.json()) console.log(JSON.stringify(sales));
       else
         console.log(
