@@ -6,6 +6,8 @@
  * TITAN_KEEP_STACK=1 leaves the stack servers running after exit.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { copyFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Type } from '@sinclair/typebox';
 import { createLogger, createPool, loadEnvConfig, migrate, Port } from '../../services/kit/index.ts';
@@ -97,6 +99,13 @@ async function main(): Promise<void> {
     TITAN_EDGE_PORT: String(config.TITAN_EDGE_PORT),
   };
   Object.assign(env, serviceUrls(env));
+  // Operators change the cell map at run time (titan cells ...): they edit a copy in the data dir,
+  // never the repository's default map.
+  if (!env.TITAN_CELL_MAP) {
+    const copy = join(info.dataDir, 'cell-map.json');
+    if (!existsSync(copy)) copyFileSync(join(root, 'cells/maps/local.json'), copy);
+    env.TITAN_CELL_MAP = copy;
+  }
   const processes = platformProcesses(env);
 
   const pool = createPool(info.databaseUrl, { max: 2, name: 'platform' });
