@@ -318,4 +318,29 @@ export function addCellsCommands(program: CommandUnknownOpts, ctx: CellsCliConte
           `cell ${cell} down (map version ${b.version}): ${b.rerouted.slots} slots (${percent(b.rerouted.fraction)} of users) now served by cell ${b.rerouted.to}; ${b.rerouted.otherCellsAffected} slots of other cells changed`,
       );
     });
+
+  cells
+    .command('move')
+    .description(
+      "move a range of slots, with their users' live data, to a cell (users of those slots wait a few seconds)",
+    )
+    .argument('<cell>', 'target cell id', integer('cell'))
+    .requiredOption('--from <slot>', 'first slot', integer('--from'))
+    .requiredOption('--to <slot>', 'last slot', integer('--to'))
+    .addOption(ifVersion())
+    .action(async (cell, options) => {
+      const body = await ctx.api().request<{
+        version: number;
+        frozenMs: number;
+        moved: { from: number; to: number; fromCells: number[]; users: number; sales: number };
+      }>('POST', `${cellPath(cell)}/slots`, {
+        body: { from: options.from, to: options.to },
+        ...ifMatch(options.ifVersion),
+      });
+      print(
+        body,
+        (b) =>
+          `slots ${b.moved.from}-${b.moved.to} moved to cell ${cell} from cells ${b.moved.fromCells.join(', ')} (map version ${b.version}): ${b.moved.users} users' data across ${b.moved.sales} sales; frozen ${b.frozenMs} ms`,
+      );
+    });
 }

@@ -10,7 +10,16 @@ export { crc16, slotOf, slotOfNumber } from './hash.ts';
 export type { ParseOptions } from './load.ts';
 export { loadCellMap, parseCellMap, resolveShardUrls, serializeCellMap } from './load.ts';
 export type { AddCellsOptions, PoolSettingsPatch, SlotSelection } from './operations.ts';
-export { addCells, failover, moveSlots, setStatus, tune } from './operations.ts';
+export {
+  abortSlotMove,
+  addCells,
+  beginSlotMove,
+  failover,
+  finishSlotMove,
+  moveSlots,
+  setStatus,
+  tune,
+} from './operations.ts';
 export type { Env } from './placeholders.ts';
 export { expandPlaceholders } from './placeholders.ts';
 export { CellRouter, cellHashTag, createCellRouter } from './router.ts';

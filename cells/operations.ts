@@ -22,7 +22,7 @@ function rejected(message: string, details?: Record<string, unknown>) {
   return CellErrors.CELL_OPERATION_REJECTED(message, details);
 }
 
-function next(map: CellMap, changes: Partial<Pick<CellMap, 'cells' | 'slots'>>): CellMap {
+function next(map: CellMap, changes: Partial<Pick<CellMap, 'cells' | 'slots' | 'migrating'>>): CellMap {
   return validateCellMap({ ...map, ...changes, version: map.version + 1 });
 }
 
@@ -214,4 +214,43 @@ export function tune<P extends PoolName>(
   const defined = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
   const pools = { ...c.pools, [pool]: { ...c.pools[pool], ...defined } };
   return next(map, { cells: replaceCell(map, i, { ...c, pools }) });
+}
+
+/**
+ * First step of a live slot move: marks the range as migrating to `toCell` (the edge stops serving
+ * its users until the move finishes). Refused when the target is not active or a slot already moves.
+ */
+export function beginSlotMove(map: CellMap, range: { from: number; to: number }, toCell: number): CellMap {
+  const target = map.cells[cellIndex(map, toCell)]!;
+  if (target.status !== 'active')
+    throw rejected(`cannot move slots to cell ${toCell}: it is ${target.status}`);
+  rangeList(range);
+  if (range.to >= SLOT_COUNT) throw rejected(`slot ${range.to} is out of range 0-${SLOT_COUNT - 1}`);
+  for (const m of map.migrating ?? []) {
+    if (m.from <= range.to && range.from <= m.to)
+      throw rejected(`slots ${m.from}-${m.to} are already being moved`);
+  }
+  return next(map, {
+    migrating: [...(map.migrating ?? []), { from: range.from, to: range.to, cell: toCell }],
+  });
+}
+
+/** Last step of a live slot move: the range belongs to its target cell, and is served again. */
+export function finishSlotMove(map: CellMap, range: { from: number; to: number }): CellMap {
+  const entry = (map.migrating ?? []).find((m) => m.from === range.from && m.to === range.to);
+  if (!entry) throw rejected(`slots ${range.from}-${range.to} are not being moved`);
+  const moved = moveSlots(map, range, entry.cell);
+  return validateCellMap({
+    ...moved,
+    version: map.version + 1,
+    migrating: (map.migrating ?? []).filter((m) => m !== entry),
+  });
+}
+
+/** Gives up a live slot move: the range stays with its owner and is served again. */
+export function abortSlotMove(map: CellMap, range: { from: number; to: number }): CellMap {
+  const rest = (map.migrating ?? []).filter((m) => !(m.from === range.from && m.to === range.to));
+  if (rest.length === (map.migrating ?? []).length)
+    throw rejected(`slots ${range.from}-${range.to} are not being moved`);
+  return next(map, { migrating: rest });
 }

@@ -31,6 +31,8 @@ export class CellRouter {
   readonly #shards: readonly Shard[];
   readonly #cellById: ReadonlyMap<number, Cell>;
   readonly #tags: readonly string[];
+  /** Slot -> 1 while a live move of that slot runs. */
+  readonly #migrating: Uint8Array;
 
   /** `map` must be validated (parseCellMap / loadCellMap / the operations return validated maps). */
   constructor(map: CellMap) {
@@ -54,7 +56,14 @@ export class CellRouter {
     }
     this.#tags = tags;
     this.#owner = slotTable(map);
+    this.#migrating = new Uint8Array(map.slotCount);
+    for (const r of map.migrating ?? []) this.#migrating.fill(1, r.from, r.to + 1);
     this.#route = this.#owner.map((cell) => this.#serving[cell]!);
+  }
+
+  /** True while the slot's users are being moved to another cell (serve them nowhere; they retry). */
+  isMigrating(slot: number): boolean {
+    return this.#migrating[slot] === 1;
   }
 
   slotOf(userId: string): number {

@@ -107,6 +107,12 @@ export const CellMapSchema = Type.Object(
     shards: Type.Array(ShardSchema, { minItems: 1 }),
     cells: Type.Array(CellSchema, { minItems: 2 }),
     slots: Type.Array(SlotRangeSchema, { minItems: 1, maxItems: SLOT_COUNT }),
+    /**
+     * Slots whose users are being moved to `cell` (a live slot move in progress): while listed, the
+     * edge serves nobody in them (503 SLOT_MOVING, retry), so neither the old owner nor the new one
+     * does, and their data is copied in peace. Absent or empty when no move runs.
+     */
+    migrating: Type.Optional(Type.Array(SlotRangeSchema, { maxItems: SLOT_COUNT })),
   },
   { additionalProperties: false },
 );

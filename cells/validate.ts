@@ -188,7 +188,31 @@ export function cellMapProblems(input: unknown): CellMapProblem[] {
   shardProblems(map, report);
   cellProblems(map, report);
   slotProblems(map, report);
+  migrationProblems(map, report);
   return out;
+}
+
+function migrationProblems(map: CellMap, report: Report): void {
+  const cells = new Map(map.cells.map((c) => [c.id, c]));
+  const seen = new Uint8Array(SLOT_COUNT);
+  (map.migrating ?? []).forEach((r, i) => {
+    const at = `/migrating/${i}`;
+    const target = cells.get(r.cell);
+    if (!target) report(`${at}/cell`, `unknown cell ${r.cell}`);
+    else if (target.status !== 'active')
+      report(`${at}/cell`, `cell ${r.cell} is ${target.status}; slots move only to an active cell`);
+    if (r.from > r.to) {
+      report(at, `from ${r.from} is above to ${r.to}`);
+      return;
+    }
+    for (let s = r.from; s <= r.to; s++) {
+      if (seen[s]) {
+        report(at, `slot ${s} is already being moved`);
+        return;
+      }
+      seen[s] = 1;
+    }
+  });
 }
 
 /** Throws CELL_MAP_INVALID listing the problems, or returns `input` typed as a map. */

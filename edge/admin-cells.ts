@@ -20,17 +20,21 @@ import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Static, Type } from '@sinclair/typebox';
 import {
+  abortSlotMove,
   addCells,
+  beginSlotMove,
   CellErrors,
   type CellMap,
   CellMapSchema,
   CellRouter,
   diffSlots,
   failover,
+  finishSlotMove,
   loadCellMap,
   POOL_NAMES,
   type PoolName,
   resolveShardUrls,
+  type ShardClients,
   SLOT_COUNT,
   serializeCellMap,
   setStatus,
@@ -38,6 +42,7 @@ import {
   slotTable,
   tune,
 } from '../cells/index.ts';
+import { copySlotData, removeCopiedData } from '../lua/slot-data.ts';
 import { defineErrors, type Logger, type Reply, type RequestContext } from '../services/kit/index.ts';
 import type { EdgeRoute } from './app.ts';
 import type { CellRouting } from './cell-routing.ts';
@@ -56,6 +61,14 @@ export interface CellAdminDeps {
   log: Logger;
   /** How long a change waits for another process's map lock before answering 409. Default 5 s. */
   lockTimeoutMs?: number;
+  /** Connections to the shards, for live slot moves (copying the moving users' data). */
+  shards?: ShardClients;
+  /**
+   * How long a live slot move waits between freezing the slots and copying their data: long enough
+   * for every edge process to load the frozen map (its watch interval) and for work already handed to
+   * the engines to finish (their task timeout).
+   */
+  moveDrainMs?: number;
 }
 
 // --- Schemas (they also make the OpenAPI document) ------------------------------------------------
@@ -525,6 +538,90 @@ export function registerCellAdminRoutes(route: EdgeRoute, deps: CellAdminDeps): 
       tags,
       params: Type.Object({ id: CellId }),
       response: { 200: Rerouted },
+    },
+  );
+
+  route<{ from: number; to: number }>(
+    'POST',
+    '/v1/admin/cells/:id/slots',
+    OPERATOR,
+    async (ctx) => {
+      const shards = deps.shards;
+      if (!shards)
+        throw CellErrors.CELL_OPERATION_REJECTED('this edge has no shard connections for live moves');
+      const to = cellParam(ctx);
+      const range = { from: ctx.body.from, to: ctx.body.to };
+      const started = Date.now();
+      // 1. Freeze: from this map version on, no edge serves the moving users (they get 503 + retry).
+      const { after: frozen } = await writer.change(
+        ctx.headers['if-match'],
+        `begin move ${range.from}-${range.to} to ${to}`,
+        (map) => beginSlotMove(map, range, to),
+      );
+      try {
+        // 2. Drain: let every edge see the frozen map and the work already in the engines finish.
+        await sleep(deps.moveDrainMs ?? 6_500);
+        // 3. Copy each source cell's moving users to the target.
+        const router = new CellRouter(resolveShardUrls(frozen, process.env));
+        const sources = new Set<number>();
+        for (let slot = range.from; slot <= range.to; slot++) sources.add(router.ownerOfSlot(slot));
+        sources.delete(to);
+        const moving = (user: string) => {
+          const slot = router.slotOf(user);
+          return slot >= range.from && slot <= range.to;
+        };
+        const totals = { sales: 0, users: 0, heldFields: 0, answers: 0, fraudKeys: 0 };
+        const copied: { source: number; fields: Map<string, string[]> }[] = [];
+        for (const source of sources) {
+          const r = await copySlotData({
+            source: shards.redisFor(router, source),
+            target: shards.redisFor(router, to),
+            fromCell: source,
+            toCell: to,
+            moving,
+          });
+          copied.push({ source, fields: r.fields });
+          totals.sales = Math.max(totals.sales, r.sales);
+          totals.users += r.users;
+          totals.heldFields += r.heldFields;
+          totals.answers += r.answers;
+          totals.fraudKeys += r.fraudKeys;
+        }
+        // 4. Switch: the slots belong to the target and are served again, by the target only.
+        const { after } = await writer.change(
+          undefined,
+          `finish move ${range.from}-${range.to} to ${to}`,
+          (map) => finishSlotMove(map, range),
+        );
+        // 5. Remove the old copies.
+        for (const c of copied) await removeCopiedData(shards.redisFor(router, c.source), c.fields);
+        return {
+          headers: etag(after.version),
+          body: {
+            version: after.version,
+            moved: { ...range, cell: to, fromCells: [...sources], ...totals },
+            frozenMs: Date.now() - started,
+          },
+        };
+      } catch (err) {
+        deps.log.error({ err, range, to }, 'live slot move failed; unfreezing the slots');
+        await writer
+          .change(undefined, `abort move ${range.from}-${range.to}`, (map) => abortSlotMove(map, range))
+          .catch(() => {});
+        throw err;
+      }
+    },
+    {
+      summary: 'Move a range of slots (their users and their hot data) to this cell, live',
+      tags,
+      params: Type.Object({ id: CellId }),
+      body: Type.Object(
+        {
+          from: Type.Integer({ minimum: 0, maximum: SLOT_COUNT - 1 }),
+          to: Type.Integer({ minimum: 0, maximum: SLOT_COUNT - 1 }),
+        },
+        { additionalProperties: false },
+      ),
     },
   );
 }

@@ -143,6 +143,10 @@ export async function createEdge(deps: EdgeDeps) {
       const router = routing.router;
       const slot = router.slotOf(identity.userId);
       const cell = router.routeSlot(slot);
+      if (access.cell && router.isMigrating(slot)) {
+        // Being moved to another cell: served by neither the old nor the new owner until it lands.
+        throw EdgeErrors.SLOT_MOVING(undefined, { retryAfterSeconds: 1 });
+      }
       if (access.cell && !shards.cellUp(router, cell)) {
         unavailable.inc();
         throw EdgeErrors.CELL_UNAVAILABLE(undefined, { retryAfterSeconds: 1 });
@@ -197,7 +201,13 @@ export async function createEdge(deps: EdgeDeps) {
   // --- The flash-sale hot path: the cells' engines, the sale directory, live updates ---------------
   const engine = createEngine({ map: routing.router, logger: log, metrics });
   routing.onChange((router) => engine.applyMap(router));
-  registerCellAdminRoutes(route, { routing, log, engineStats: () => engine.stats() });
+  registerCellAdminRoutes(route, {
+    routing,
+    log,
+    shards,
+    engineStats: () => engine.stats(),
+    moveDrainMs: config.TITAN_SLOT_MOVE_DRAIN_MS,
+  });
   const directory = new SaleDirectory(config.TITAN_FLASH_SALE_URL, log);
   const feed = new SaleFeed(directory, ws);
   registerFlashSaleRoutes({

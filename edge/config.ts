@@ -33,6 +33,8 @@ export const EdgeEnv = Type.Object({
   TITAN_EDGE_AUTH_ATTEMPTS_PER_MINUTE: Type.Integer({ minimum: 1, maximum: 100_000, default: 60 }),
   TITAN_WS_MESSAGES_PER_SECOND: Type.Integer({ minimum: 1, maximum: 10_000, default: 20 }),
   TITAN_WS_IDLE_TIMEOUT_S: Type.Integer({ minimum: 8, maximum: 3600, default: 60 }),
+  /** A live slot move waits this long between freezing the slots and copying: map watch (1 s) + engine task timeout (5 s) + margin. */
+  TITAN_SLOT_MOVE_DRAIN_MS: Type.Integer({ minimum: 0, maximum: 120_000, default: 6_500 }),
   TITAN_SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120_000, default: 15_000 }),
 });
 

@@ -5,6 +5,7 @@ export const EdgeErrors = defineErrors({
   UNAUTHENTICATED: { status: 401, message: 'A valid access token is required' },
   FORBIDDEN: { status: 403, message: 'This needs a role you do not have' },
   RATE_LIMITED: { status: 429, message: 'Too many requests; slow down' },
+  SLOT_MOVING: { status: 503, message: 'Your data is moving to another cell; retry in a moment' },
   CELL_UNAVAILABLE: { status: 503, message: 'Your cell is temporarily unavailable; retry shortly' },
   UPSTREAM_UNAVAILABLE: {
     status: 503,

@@ -200,14 +200,21 @@ function answer(
 ): Reply {
   const o = outcome.status === 'duplicate' ? outcome.original : outcome;
   switch (o.status) {
-    case 'reserved':
+    case 'reserved': {
+      // A replayed answer copied by a slot move names the cell the reservation lives in: `<cell>/<rid>`.
+      const slash = o.reservationId.indexOf('/');
+      const where =
+        slash < 0
+          ? `${cell}-${o.reservationId}`
+          : `${o.reservationId.slice(0, slash)}-${o.reservationId.slice(slash + 1)}`;
       return {
         body: {
-          reservationId: `${saleId}-${cell}-${o.reservationId}`,
+          reservationId: `${saleId}-${where}`,
           expiresAt: new Date(o.expiresAt).toISOString(),
           qty,
         },
       };
+    }
     case 'sold_out':
       // The cell's quota ran out while other cells or the pool still hold stock: the rebalancer is
       // moving some here, so the honest answer is "retry", not "sold out".
