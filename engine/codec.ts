@@ -16,7 +16,7 @@ import { Packr } from 'msgpackr';
 import { FRAUD_COUNTERS } from '../lua/loader.ts';
 import type { FraudDecision, FraudReason, FraudRequest, FraudScore, FraudThresholds } from './fraud/index.ts';
 import type { FraudScoredOutcome, PurchaseOutcome, RecordedOutcome } from './outcomes.ts';
-import { ENDED, LIMIT_REACHED, NOT_STARTED, SOLD_OUT } from './outcomes.ts';
+import { ENDED, KEY_REUSED, LIMIT_REACHED, NOT_STARTED, SOLD_OUT } from './outcomes.ts';
 
 export const STRIDE = 4;
 export const TASK_HEADER = 3;
@@ -61,6 +61,8 @@ export function decodePurchase(s: string): PurchaseOutcome {
       return ENDED;
     case 68:
       return { status: 'duplicate', original: decodePurchase(s.slice(1)) as RecordedOutcome };
+    case 77:
+      return KEY_REUSED;
     default:
       throw new Error(`unexpected purchase result ${s}`);
   }

@@ -30,6 +30,8 @@ export type PurchaseOutcome =
   | { readonly status: 'not_started' }
   | { readonly status: 'ended' }
   | { readonly status: 'duplicate'; readonly original: RecordedOutcome }
+  /** The idempotency key was first used with another quantity: a different request, refused. */
+  | { readonly status: 'key_reused' }
   | BusyOutcome
   | RetryOutcome;
 
@@ -85,6 +87,7 @@ export const SOLD_OUT: RecordedOutcome = Object.freeze({ status: 'sold_out' });
 export const LIMIT_REACHED: RecordedOutcome = Object.freeze({ status: 'limit_reached' });
 export const NOT_STARTED: PurchaseOutcome = Object.freeze({ status: 'not_started' });
 export const ENDED: PurchaseOutcome = Object.freeze({ status: 'ended' });
+export const KEY_REUSED: PurchaseOutcome = Object.freeze({ status: 'key_reused' });
 
 export function busy(retryAfterMs: number): BusyOutcome {
   return { status: 'busy', retryAfterMs };

@@ -6,7 +6,7 @@ KEYS (all under the cell tag {c<cell>}):
                              q (cell quota left), r (units reserved), s (units sold),
                              so (requests answered SOLD_OUT: unmet demand, read by the rebalancer)
   2 {c}:fs:<sale>:u   HASH   <user> -> units the user holds (reserved + sold)
-                             <user>:<idemKey> -> first result for that key (same encoding as the reply)
+                             <user>:<idemKey> -> "<first result>#<quantity>" (result as in the reply)
   3 {c}:fs:<sale>:r   HASH   <rid> -> "<state>|<user>|<qty>|<expiresAt>"  state R (reserved)
   4 {c}:fs:<sale>:x   ZSET   <rid> scored by expiresAt (live reservations only)
   5 {c}:outbox        STREAM reservation.created events
@@ -18,7 +18,8 @@ Per request, in order: window (at < st -> N, at >= en -> E), idempotency key see
   per-user limit (held + qty > lim -> L), stock (q < qty -> S), else reserve everything or nothing.
 Returns: array of n strings, one per request, in order:
   "R:<rid>:<expiresAt>" reserved | "S" sold out | "L" limit reached | "N" not started | "E" ended
-  | "D" .. <first result of that idempotency key> (only R and L are recorded; S is not, see below).
+  | "D" .. <first result of that idempotency key> (only R and L are recorded; S is not, see below)
+  | "M" the key was first used with another quantity (a different request under the same key)
 Error replies (nothing written: every ARGV field is checked before the first write, all writes come last):
   LUA_BAD_ARGUMENT <field>: ...    LUA_BATCH_TOO_LARGE n: ...    LUA_NOT_FOUND sale: ...
 Events: XADD {c}:outbox * reservation.created "<saleId>|<rid>|<userId>|<qty>|<expiresAt>"
@@ -97,7 +98,13 @@ for b = 3, 4 * n - 1, 4 do
       if not h then h = tonumber(got[1] or '0') end
     end
     if first then
-      res = 'D' .. first
+      -- Recorded as "<answer>#<quantity>": the same key with another quantity is another request.
+      local hash = string.find(first, '#', 1, true)
+      if hash and string.sub(first, hash + 1) ~= qtyS then
+        res = 'M'
+      else
+        res = 'D' .. (hash and string.sub(first, 1, hash - 1) or first)
+      end
     else
       local qty = tonumber(qtyS)
       if h + qty > lim then
@@ -124,9 +131,9 @@ for b = 3, 4 * n - 1, 4 do
       -- SOLD_OUT is not recorded: it speaks of this cell's quota at this instant, and quota moves
       -- between cells; a client retrying the same key once stock arrived must be able to buy.
       if res ~= 'S' then
-        recorded[ik] = res
+        recorded[ik] = res .. '#' .. qtyS
         uw[#uw + 1] = ik
-        uw[#uw + 1] = res
+        uw[#uw + 1] = recorded[ik]
       end
     end
   end

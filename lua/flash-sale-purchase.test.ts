@@ -57,8 +57,8 @@ describe('flash-sale purchase', () => {
     assert.deepEqual(first[0], reserved);
     assert.deepEqual(first[1], { status: 'DUPLICATE', original: reserved });
     assert.equal(first[2]?.status, 'RESERVED');
-    // a replay with a different quantity still answers the first result, and takes nothing
-    const again = await buy(sale, [req('bob', 'same', 3)], NOW + 10);
+    // a replay later (same request) answers the first result, and takes nothing
+    const again = await buy(sale, [req('bob', 'same')], NOW + 10);
     assert.deepEqual(again, [{ status: 'DUPLICATE', original: reserved }]);
     const k = saleCellKeys(sale.cell, sale.saleId);
     assert.deepEqual(await redis.hmget(k.sale, 'q', 'r'), ['8', '2']);
@@ -95,6 +95,17 @@ describe('flash-sale purchase', () => {
     assert.deepEqual(await redis.hmget(k.sale, 'q', 'r'), ['0', '3']);
     assert.equal(await redis.hget(k.users, 'u2'), null);
     assert.equal((await readSaleLedger(redis, sale.saleId, [sale.cell])).balanced, true);
+  });
+
+  test('the same key with another quantity is KEY_REUSED: a different request, refused, nothing written', async () => {
+    const sale = await setupSale(scripts, { initial: 10, quota: 10, perUserLimit: 3 });
+    const [first] = await buy(sale, [req('m', 'k', 1)]);
+    assert.equal(first?.status, 'RESERVED');
+    const tag = `{c${sale.cell}}`;
+    const before = await snapshotTag(redis, tag);
+    assert.deepEqual(await buy(sale, [req('m', 'k', 2)]), [{ status: 'KEY_REUSED' }]);
+    assert.deepEqual(await snapshotTag(redis, tag), before);
+    assert.deepEqual(await buy(sale, [req('m', 'k', 1)]), [{ status: 'DUPLICATE', original: first }]);
   });
 
   test('SOLD_OUT is not remembered under its key: a retry with the same key buys once stock comes back', async () => {

@@ -44,7 +44,7 @@ class SaleModel {
   pool = INITIAL;
   seq = 0;
   held = new Map<string, number>();
-  recorded = new Map<string, RecordedPurchase>();
+  recorded = new Map<string, { res: RecordedPurchase; qty: number }>();
   rsv = new Map<string, Rsv>();
 
   purchase(now: number, reqs: { userId: string; quantity: number; idempotencyKey: string; at: number }[]) {
@@ -53,7 +53,11 @@ class SaleModel {
       if (x.at >= END) return { status: 'ENDED' };
       const key = `${x.userId}:${x.idempotencyKey}`;
       const first = this.recorded.get(key);
-      if (first !== undefined) return { status: 'DUPLICATE', original: first };
+      if (first !== undefined) {
+        return first.qty === x.quantity
+          ? { status: 'DUPLICATE', original: first.res }
+          : { status: 'KEY_REUSED' };
+      }
       const h = this.held.get(x.userId) ?? 0;
       let res: RecordedPurchase;
       if (h + x.quantity > LIMIT) res = { status: 'LIMIT_REACHED' };
@@ -67,7 +71,7 @@ class SaleModel {
         this.rsv.set(id, { state: 'R', user: x.userId, qty: x.quantity, exp: now + TTL });
         res = { status: 'RESERVED', reservationId: id, expiresAt: now + TTL };
       }
-      if (res.status !== 'SOLD_OUT') this.recorded.set(key, res);
+      if (res.status !== 'SOLD_OUT') this.recorded.set(key, { res, qty: x.quantity });
       return res;
     });
   }

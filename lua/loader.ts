@@ -103,7 +103,9 @@ export type PurchaseResult =
   | { readonly status: 'NOT_STARTED' }
   | { readonly status: 'ENDED' }
   /** The idempotency key was seen before: `original` is the first answer given for it. */
-  | { readonly status: 'DUPLICATE'; readonly original: RecordedPurchase };
+  | { readonly status: 'DUPLICATE'; readonly original: RecordedPurchase }
+  /** The idempotency key was first used with another quantity: a different request, refused. */
+  | { readonly status: 'KEY_REUSED' };
 
 export interface PurchaseRequest {
   readonly userId: string;
@@ -248,6 +250,7 @@ function checkSide(field: string, v: unknown): QuotaSide {
 // ---------------------------------------------------------------------------------------------------------------
 
 const SOLD_OUT: PurchaseResult = Object.freeze({ status: 'SOLD_OUT' });
+const KEY_REUSED: PurchaseResult = Object.freeze({ status: 'KEY_REUSED' });
 const LIMIT_REACHED: PurchaseResult = Object.freeze({ status: 'LIMIT_REACHED' });
 const NOT_STARTED: PurchaseResult = Object.freeze({ status: 'NOT_STARTED' });
 const ENDED: PurchaseResult = Object.freeze({ status: 'ENDED' });
@@ -270,6 +273,8 @@ export function decodePurchase(s: string): PurchaseResult {
       return ENDED;
     case 68:
       return { status: 'DUPLICATE', original: decodePurchase(s.slice(1)) as RecordedPurchase };
+    case 77:
+      return KEY_REUSED;
     default:
       throw fromReplyError(new Error(`unexpected purchase result ${s}`), 'flash-sale-purchase');
   }

@@ -99,13 +99,16 @@ test(`hammer: ${ATTEMPTS} attempts by ${USERS} users on ${CONNECTIONS} connectio
 
   // 5% of attempts replay an earlier idempotency key of the same user (a client retry)
   const attempts: Attempt[] = [];
-  const lastKey = new Map<string, string>();
+  const lastKey = new Map<string, { key: string; quantity: number }>();
   for (let n = 0; n < ATTEMPTS; n++) {
     const userId = `u${Math.floor(rand() * USERS)}`;
     const prev = lastKey.get(userId);
-    const idempotencyKey = prev !== undefined && rand() < 0.05 ? prev : `k${n}`;
-    lastKey.set(userId, idempotencyKey);
-    attempts.push({ n, userId, idempotencyKey, quantity: rand() < 0.7 ? 1 : 2 });
+    // a retry resends the same request: same key, same quantity
+    const replay = prev !== undefined && rand() < 0.05;
+    const idempotencyKey = replay ? prev.key : `k${n}`;
+    const quantity = replay ? prev.quantity : rand() < 0.7 ? 1 : 2;
+    lastKey.set(userId, { key: idempotencyKey, quantity });
+    attempts.push({ n, userId, idempotencyKey, quantity });
   }
   const results = await hammer(sale.cell, sale.saleId, attempts, rand, NOW);
 

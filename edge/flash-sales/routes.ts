@@ -27,6 +27,11 @@ export const PurchaseErrors = defineErrors({
   ENDED: { status: 409, message: 'The sale has ended' },
   SALE_PAUSED: { status: 409, message: 'The sale is paused; retry shortly' },
   BUSY: { status: 503, message: 'Busy; retry shortly with the same Idempotency-Key' },
+  IDEMPOTENCY_KEY_REUSED: {
+    status: 422,
+    message:
+      'This Idempotency-Key was used for a purchase with another quantity; use a new key for a new purchase',
+  },
 });
 
 export interface FlashSaleRouteDeps {
@@ -226,6 +231,8 @@ function answer(
       throw PurchaseErrors.NOT_STARTED();
     case 'ended':
       throw PurchaseErrors.ENDED();
+    case 'key_reused':
+      throw PurchaseErrors.IDEMPOTENCY_KEY_REUSED();
     case 'busy':
     case 'retry':
       busy(o.retryAfterMs);

@@ -184,6 +184,9 @@ describe('purchase', () => {
     assert.equal(first.body.qty, 1);
     const replay = await purchase(saleId, a.token, { qty: 1 }, k);
     assert.deepEqual(replay.body, first.body, 'a replay answers the first result, no second reservation');
+    const reused = await purchase(saleId, a.token, { qty: 2 }, k);
+    assert.equal(reused.status, 422, 'the same key for another quantity is another request');
+    assert.equal(reused.body.code, 'IDEMPOTENCY_KEY_REUSED');
     assert.equal((await purchase(saleId, a.token, { qty: 3 })).body.code, 'BAD_QUANTITY');
     assert.equal((await purchase(saleId, a.token, { qty: 0 })).body.code, 'VALIDATION_FAILED');
     assert.equal((await purchase(saleId, a.token, { qty: 1.5 })).body.code, 'VALIDATION_FAILED');
