@@ -5,6 +5,7 @@
  */
 import { AUTH_MIGRATIONS, loadAuthConfig, seedBootstrapAdmin } from './auth/index.ts';
 import { CATALOG_MIGRATIONS, seedDemoCatalog } from './catalog/index.ts';
+import { EVENTS_MIGRATIONS } from './events/index.ts';
 import { FLASH_SALE_MIGRATIONS, seedDemoSale } from './flash-sale/index.ts';
 import type { Pool } from './kit/index.ts';
 import { USER_MIGRATIONS } from './user/index.ts';
@@ -30,6 +31,13 @@ export interface ServiceEntry {
 }
 
 export const SERVICES: readonly ServiceEntry[] = [
+  {
+    // First: its outbox and applied-events tables are used by the services below.
+    name: 'events',
+    migrations: EVENTS_MIGRATIONS,
+    entry: 'services/events/relay-main.ts',
+    port: { env: 'TITAN_RELAY_PORT', default: 8105 },
+  },
   {
     name: 'user',
     migrations: USER_MIGRATIONS,

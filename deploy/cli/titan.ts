@@ -6,6 +6,7 @@
  */
 import { Command } from '@commander-js/extra-typings';
 import { addCellsCommands } from '../../cells/cli.ts';
+import { addEventsCommands } from '../../services/events/cli.ts';
 import { addFlashSaleCommands } from '../../services/flash-sale/cli.ts';
 import { isTitanError } from '../../services/kit/index.ts';
 import { AdminClient } from './client.ts';
@@ -39,6 +40,7 @@ function api(): AdminClient {
 const output = { api, json: () => program.opts().json === true };
 addCellsCommands(program, output);
 addFlashSaleCommands(program, output);
+addEventsCommands(program, output);
 
 try {
   await program.parseAsync();

@@ -19,6 +19,7 @@ const ports = {
   user: 38102,
   catalog: 38103,
   flashSale: 38104,
+  relay: 38105,
 };
 after(() => rmSync(dataDir, { recursive: true, force: true }));
 
@@ -35,6 +36,7 @@ test('npm start serves /health and /ready, and SIGINT leaves no process behind',
       TITAN_USER_PORT: String(ports.user),
       TITAN_CATALOG_PORT: String(ports.catalog),
       TITAN_FLASH_SALE_PORT: String(ports.flashSale),
+      TITAN_RELAY_PORT: String(ports.relay),
       TITAN_SCRYPT_LOG_N: '12',
       TITAN_LOG_LEVEL: 'warn',
     },
