@@ -1,7 +1,7 @@
 /** Small OS helpers for the stack manager: running commands, probing ports and processes. */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
+import { createConnection, createServer } from 'node:net';
 
 export const isRoot = (): boolean => process.getuid?.() === 0;
 
@@ -83,4 +83,16 @@ export function childPids(pid: number): number[] {
     }
   }
   return out;
+}
+
+/** A TCP port that is free right now on 127.0.0.1 (the OS picks it), for tests that run servers. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
 }

@@ -8,13 +8,14 @@ import { after, test } from 'node:test';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { TitanError } from '../../services/kit/index.ts';
+import { freePort } from './os-tools.ts';
 import type { StackSettings } from './settings.ts';
 import { LocalStack } from './stack.ts';
 
 const settings: StackSettings = {
   dataDir: mkdtempSync(join(tmpdir(), 'titan-stack-test-')),
-  redisPort: 36379,
-  pgPort: 35432,
+  redisPort: await freePort(),
+  pgPort: await freePort(),
   kafka: false,
   kafkaBrokers: 1,
   label: 'stack-test',
@@ -24,7 +25,7 @@ after(() => stack.reset());
 
 test('a second stack runs beside the test stack, restarts harmlessly, and keeps data across stop/start', async () => {
   const info = await stack.start();
-  assert.equal(info.redisUrl, 'redis://127.0.0.1:36379');
+  assert.equal(info.redisUrl, `redis://127.0.0.1:${settings.redisPort}`);
   assert.notEqual(info.redisUrl, process.env.TITAN_REDIS_URL);
   await stack.start(); // already running: nothing happens
 
@@ -52,10 +53,11 @@ test('a second stack runs beside the test stack, restarts harmlessly, and keeps 
 });
 
 test('a port taken by another process gets a clear error naming the setting', async () => {
-  const blocker = createServer().listen(36380, '127.0.0.1');
+  const taken = await freePort();
+  const blocker = createServer().listen(taken, '127.0.0.1');
   await new Promise((r) => blocker.once('listening', r));
   const clash = new LocalStack(
-    { ...settings, dataDir: mkdtempSync(join(tmpdir(), 'titan-clash-')), redisPort: 36380 },
+    { ...settings, dataDir: mkdtempSync(join(tmpdir(), 'titan-clash-')), redisPort: taken },
     () => {},
   );
   try {
@@ -63,7 +65,7 @@ test('a port taken by another process gets a clear error naming the setting', as
       return (
         err instanceof TitanError &&
         err.code === 'STACK_PORT_IN_USE' &&
-        /36380.*TITAN_REDIS_PORT/.test(err.message)
+        new RegExp(`${taken}.*TITAN_REDIS_PORT`).test(err.message)
       );
     });
   } finally {

@@ -7,19 +7,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { portOpen } from '../local/os-tools.ts';
+import { freePort, portOpen } from '../local/os-tools.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const dataDir = mkdtempSync(join(tmpdir(), 'titan-platform-test-'));
 const ports = {
-  redis: 37379,
-  pg: 37432,
-  edge: 38080,
-  auth: 38101,
-  user: 38102,
-  catalog: 38103,
-  flashSale: 38104,
-  relay: 38105,
+  redis: await freePort(),
+  pg: await freePort(),
+  edge: await freePort(),
+  auth: await freePort(),
+  user: await freePort(),
+  catalog: await freePort(),
+  flashSale: await freePort(),
+  relay: await freePort(),
 };
 after(() => rmSync(dataDir, { recursive: true, force: true }));
 

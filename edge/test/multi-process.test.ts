@@ -9,12 +9,12 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { serializeCellMap } from '../../cells/index.ts';
-import { childPids, portOpen } from '../../deploy/local/os-tools.ts';
+import { childPids, freePort, portOpen } from '../../deploy/local/os-tools.ts';
 import { startIdentity } from '../../services/auth/test/identity-harness.ts';
 import { testMap } from './edge-harness.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const PORT = 38181;
+const PORT = await freePort();
 
 const childrenOf = childPids;
 

@@ -228,8 +228,12 @@ export class HttpServer {
       headers[k] = headers[k] === undefined ? v : `${headers[k]}, ${v}`;
     });
     const params: Record<string, string> = {};
-    for (let i = 0; i < paramNames.length; i++)
-      params[paramNames[i]!] = decodeURIComponent(req.getParameter(i) ?? '');
+    let badParam: string | undefined;
+    for (let i = 0; i < paramNames.length; i++) {
+      const value = safeDecode(req.getParameter(i) ?? '');
+      if (value === undefined) badParam ??= paramNames[i]!;
+      params[paramNames[i]!] = value ?? '';
+    }
     const requestId = sanitizeRequestId(headers['x-request-id']) ?? nextRequestId();
     const ip = this.#clientIp(res, headers);
     const rawQuery = req.getQuery() ?? '';
@@ -252,6 +256,12 @@ export class HttpServer {
       this.#end();
     });
 
+    if (badParam !== undefined) {
+      // Thrown here it would escape the uWS callback and abort the process: answer it instead.
+      const err = HttpErrors.BAD_REQUEST(`path parameter ${badParam} is not valid percent-encoding`);
+      this.#finish(res, ctx, pattern, started, this.#errorReply(err));
+      return;
+    }
     if (this.#closing) {
       this.#finish(
         res,
@@ -327,7 +337,11 @@ export class HttpServer {
 
   #failure(err: unknown, ctx: Context): Reply {
     if (isTitanError(err)) {
-      if (err.status >= 500) ctx.log.error({ err, requestId: ctx.requestId }, 'request failed');
+      // 503s are answers the platform gives on purpose (busy, cell unavailable, moving): not errors.
+      if (err.status >= 500 && err.status !== 503)
+        ctx.log.error({ err, requestId: ctx.requestId }, 'request failed');
+      else if (err.status === 503)
+        ctx.log.debug({ code: err.code, requestId: ctx.requestId }, 'answered 503');
       return this.#errorReply(err);
     }
     ctx.log.error({ err, requestId: ctx.requestId, path: ctx.path }, 'unhandled error');
@@ -514,6 +528,15 @@ function statusLine(status: number): string {
     statusLines.set(status, line);
   }
   return line;
+}
+
+/** decodeURIComponent, or undefined for malformed percent-encoding (`%zz`, a lone `%E0`). */
+function safeDecode(text: string): string | undefined {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return undefined;
+  }
 }
 
 function sanitizeRequestId(id: string | undefined): string | undefined {

@@ -1,0 +1,48 @@
+/** Summaries of V8 `.cpuprofile` files (node --cpu-prof): the functions with the most self time. */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+}
+interface Profile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** "fn (file:line) 12.3%, ..." for the `top` functions by self time, idle and GC markers included. */
+export function summarizeProfile(file: string, top = 12): string {
+  const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+  const byNode = new Map(p.nodes.map((n) => [n.id, n]));
+  const self = new Map<string, number>();
+  let total = 0;
+  p.samples.forEach((id, i) => {
+    const dt = p.timeDeltas[i] ?? 0;
+    const n = byNode.get(id);
+    if (!n) return;
+    const f = n.callFrame;
+    const where = f.url
+      ? `${f.url.replace(/^.*\/(node_modules\/|work\/main\/)?/, '')}:${f.lineNumber + 1}`
+      : '';
+    const key = `${f.functionName || '(anonymous)'}${where ? ` (${where})` : ''}`;
+    self.set(key, (self.get(key) ?? 0) + dt);
+    total += dt;
+  });
+  return [...self]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([k, v]) => `${k} ${((v / total) * 100).toFixed(1)}%`)
+    .join('; ');
+}
+
+export function profileFiles(dir: string): string[] {
+  try {
+    return readdirSync(dir)
+      .filter((f) => f.endsWith('.cpuprofile'))
+      .map((f) => join(dir, f));
+  } catch {
+    return [];
+  }
+}

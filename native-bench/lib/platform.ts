@@ -1,0 +1,145 @@
+/**
+ * The platform calls the benchmarks make outside the measured runs: the operator's sales (created, ended
+ * through the edge's admin API, as operators do), a sale's state as the edge serves it, and the sale's
+ * counters read straight from the cells' Redis keys (to prove which path a run measured).
+ */
+import type { Redis } from 'ioredis';
+import { request } from 'undici';
+import { saleCellKeys } from '../../lua/keys.ts';
+
+async function call(
+  method: string,
+  url: string,
+  opts: { token?: string; body?: unknown; key?: string } = {},
+  // biome-ignore lint/suspicious/noExplicitAny: answers of several shapes, read field by field by the callers
+): Promise<{ status: number; body: any }> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+  if (opts.key) headers['idempotency-key'] = opts.key;
+  const r = await request(url, {
+    method: method as 'GET',
+    headers,
+    ...(opts.body === undefined ? {} : { body: JSON.stringify(opts.body) }),
+  });
+  const text = await r.body.text();
+  let body: unknown = text;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {}
+  return { status: r.statusCode, body };
+}
+
+export async function loginOperator(authUrl: string, email: string, password: string): Promise<string> {
+  const r = await call('POST', `${authUrl}/v1/auth/login`, { body: { email, password } });
+  if (r.status !== 200) throw new Error(`operator login failed: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body.accessToken;
+}
+
+let saleSeq = 0;
+
+/** Creates a live sale through the edge and waits until the edge serves it. */
+export async function createSale(
+  edgeUrl: string,
+  operatorToken: string,
+  input: { stock: number; perUserLimit: number; title: string },
+): Promise<string> {
+  const now = Date.now();
+  const r = await call('POST', `${edgeUrl}/v1/admin/flash-sales`, {
+    token: operatorToken,
+    key: `bench-sale-${process.pid}-${now}-${++saleSeq}`,
+    body: {
+      sku: 'BENCH-PHONE-1',
+      title: input.title,
+      priceMinor: 19_900,
+      currency: 'EUR',
+      stock: input.stock,
+      perUserLimit: input.perUserLimit,
+      startsAt: new Date(now - 1000).toISOString(),
+      endsAt: new Date(now + 6 * 3600_000).toISOString(),
+      reservationTtlSeconds: 3600,
+    },
+  });
+  if (r.status !== 201) throw new Error(`cannot create a sale: ${r.status} ${JSON.stringify(r.body)}`);
+  const id = r.body.saleId as string;
+  await waitForSale(edgeUrl, id, (s) => s.state === 'live');
+  return id;
+}
+
+export async function endSale(edgeUrl: string, operatorToken: string, id: string): Promise<void> {
+  await call('POST', `${edgeUrl}/v1/admin/flash-sales/${id}/end`, { token: operatorToken });
+}
+
+export async function waitForSale(
+  edgeUrl: string,
+  id: string,
+  until: (sale: { state: string; remaining: number }) => boolean,
+  timeoutMs = 20_000,
+): Promise<{ state: string; remaining: number }> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await call('GET', `${edgeUrl}/v1/flash-sales/${id}`);
+    if (r.status === 200 && until(r.body)) return r.body;
+    if (Date.now() > deadline)
+      throw new Error(`sale ${id} never reached the expected state: ${JSON.stringify(r.body)}`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+}
+
+export interface SaleCounters {
+  /** Units reserved (one per successful purchase of qty 1). */
+  reserved: number;
+  /** Requests answered SOLD_OUT by the script. */
+  soldOut: number;
+  /** Quota left in the cells. */
+  quota: number;
+}
+
+/** Sums of the sale's per-cell counters, read from the cells' hashes. */
+export async function saleCounters(redis: Redis, saleId: string, cells: number[]): Promise<SaleCounters> {
+  const out: SaleCounters = { reserved: 0, soldOut: 0, quota: 0 };
+  for (const cell of cells) {
+    const [r, so, q] = await redis.hmget(saleCellKeys(String(cell), saleId).sale, 'r', 'so', 'q');
+    out.reserved += Number(r ?? 0);
+    out.soldOut += Number(so ?? 0);
+    out.quota += Number(q ?? 0);
+  }
+  return out;
+}
+
+/**
+ * Primes a purchase target before any timed load: sends rounds of concurrent purchases (distinct buyers,
+ * so every cell's pool starts its threads) until a whole round is answered with `expect` statuses.
+ */
+export async function primePurchases(
+  base: string,
+  saleId: string,
+  tokens: string[],
+  expect: number[],
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const round = tokens.slice(0, 32);
+  let n = 0;
+  for (;;) {
+    const statuses = await Promise.all(
+      round.map(async (token) => {
+        const r = await request(`${base}/v1/flash-sales/${saleId}/purchase`, {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${token}`,
+            'idempotency-key': `prime-${process.pid}-${Date.now()}-${++n}`,
+            'content-type': 'application/json',
+          },
+          body: '{"qty":1}',
+          headersTimeout: 30_000,
+        }).catch(() => undefined);
+        await r?.body.dump();
+        return r?.statusCode ?? 0;
+      }),
+    );
+    if (statuses.every((s) => expect.includes(s))) return;
+    if (Date.now() > deadline)
+      throw new Error(`${base} never answered purchases as expected: ${statuses.join(',')}`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+}
