@@ -25,10 +25,15 @@ const HOP_BY_HOP = new Set([
   'upgrade',
   'content-length',
   'host',
+  // The edge's HTTP server already answered any 100-continue; undici refuses to send it (NotSupportedError).
+  'expect',
 ]);
+/** Upstream response headers the edge's own server writes: forwarding them would send them twice. */
+const OWN_RESPONSE_HEADERS = new Set(['date', 'uwebsockets']);
 const RETRYABLE_METHODS = new Set(['GET', 'HEAD']);
 const NOT_REACHED = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENOTFOUND', 'UND_ERR_SOCKET']);
 const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
+const MAX_FORWARDED_HEADER_BYTES = 16 * 1024;
 
 export interface ProxyOptions {
   connections?: number;
@@ -36,6 +41,23 @@ export interface ProxyOptions {
   bodyTimeoutMs?: number;
   retries?: number;
   log: Logger;
+}
+
+// What undici (like node:http) accepts in a header value: one byte per character, no controls but tab.
+const HEADER_VALUE_INVALID = /[^\t\x20-\x7e\x80-\xff]/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ASCII is exactly what is checked for
+const ASCII = /^[\x00-\x7f]*$/;
+
+/**
+ * A header value as bytes for undici. uWS hands values over decoded as UTF-8; sending them on as
+ * latin1 would make anything past U+00FF an undici error (a 502) and re-encode the rest. The value goes
+ * on as the client's own bytes; what is still unsendable (DEL, say) is the client's bad request.
+ */
+function wireValue(name: string, value: string): string {
+  const v = ASCII.test(value) ? value : Buffer.from(value, 'utf8').toString('latin1');
+  if (HEADER_VALUE_INVALID.test(v))
+    throw EdgeErrors.BAD_HEADER(`Header ${name} holds characters HTTP does not allow`);
+  return v;
 }
 
 export class ServiceProxy {
@@ -63,7 +85,15 @@ export class ServiceProxy {
 
   async forward(upstream: Upstream, ctx: RequestContext): Promise<Reply> {
     const headers: Record<string, string> = {};
-    for (const k in ctx.headers) if (!HOP_BY_HOP.has(k)) headers[k] = ctx.headers[k]!;
+    let headerBytes = 0;
+    for (const k in ctx.headers) {
+      if (HOP_BY_HOP.has(k)) continue;
+      headers[k] = wireValue(k, ctx.headers[k]!);
+      headerBytes += k.length + headers[k].length;
+    }
+    // A service's HTTP server drops a connection whose request head is too big, which would read as
+    // "service unavailable" (a 503 that invites retries); refuse it here as what it is.
+    if (headerBytes > MAX_FORWARDED_HEADER_BYTES) throw EdgeErrors.HEADERS_TOO_LARGE();
     headers['x-request-id'] = ctx.requestId;
     headers.traceparent = nextTraceparent(ctx.headers.traceparent);
     headers['x-forwarded-for'] = ctx.headers['x-forwarded-for']
@@ -85,7 +115,8 @@ export class ServiceProxy {
         }
         const out: Record<string, string> = {};
         for (const [k, v] of Object.entries(r.headers)) {
-          if (v === undefined || HOP_BY_HOP.has(k) || k === 'x-request-id') continue;
+          if (v === undefined || HOP_BY_HOP.has(k) || OWN_RESPONSE_HEADERS.has(k) || k === 'x-request-id')
+            continue;
           out[k] = Array.isArray(v) ? v.join(', ') : v;
         }
         return { status: r.statusCode, headers: out, body: Buffer.concat(chunks) };
