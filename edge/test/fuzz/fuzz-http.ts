@@ -290,6 +290,16 @@ export async function checkAlive(t: FuzzTarget, report: FuzzReport, after: strin
   return false;
 }
 
+/** Waits (up to 3 s) until the edge serves no request and its engines hold no pending work. */
+async function quiesce(t: FuzzTarget): Promise<void> {
+  const edge = t.h.edge;
+  for (let i = 0; i < 300; i++) {
+    const pending = edge.engine.stats().reduce((n, s) => n + s.pendingRequests + s.inFlightTasks, 0);
+    if (pending === 0 && edge.server.inFlight === 0) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 export async function fuzzHttp(t: FuzzTarget, budget: FuzzBudget, report: FuzzReport): Promise<void> {
   const routes = await loadRoutes(t);
   const probe = new StateProbe(t);
@@ -311,6 +321,10 @@ export async function fuzzHttp(t: FuzzTarget, budget: FuzzBudget, report: FuzzRe
       } else {
         verdict = checkAnswer(report, r.status, r.headers, r.body, what);
       }
+      // A request the client gave up on (malformed framing, no answer read) may still be running in
+      // the edge or its engine: let it land before comparing, or its effect is blamed on the next case.
+      if (r.status === 0) await new Promise((res) => setTimeout(res, 100)); // e.g. still verifying its token
+      await quiesce(t);
       // State: a rejection changes nothing; a purchase moves the ledger by its quantity; a 201
       // registration adds one user; other successes are legitimate changes, taken as the new baseline.
       const after = await probe.snapshot();

@@ -295,7 +295,20 @@ export class HttpServer {
       run();
       return;
     }
-    const declared = Number(headers['content-length'] ?? 0);
+    const length = headers['content-length'];
+    // Repeated or malformed Content-Length (joined "5, 7" here) is how requests get smuggled: refuse it.
+    if (length !== undefined && !/^\d{1,15}$/.test(length)) {
+      this.#finish(
+        res,
+        ctx,
+        pattern,
+        started,
+        this.#errorReply(HttpErrors.BAD_REQUEST('Content-Length must be one non-negative integer')),
+        true,
+      );
+      return;
+    }
+    const declared = Number(length ?? 0);
     if (declared > this.#opts.maxBodyBytes) {
       this.#finish(res, ctx, pattern, started, this.#errorReply(HttpErrors.BODY_TOO_LARGE()), true);
       return;
