@@ -36,6 +36,8 @@ export const EdgeEnv = Type.Object({
   /** A live slot move waits this long between freezing the slots and copying: map watch (1 s) + engine task timeout (5 s) + margin. */
   TITAN_SLOT_MOVE_DRAIN_MS: Type.Integer({ minimum: 0, maximum: 120_000, default: 6_500 }),
   TITAN_SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120_000, default: 15_000 }),
+  /** Chaos runs only: SIGUSR2 kills one flash-sale worker thread (a crash in the middle of its batches). */
+  TITAN_CHAOS_HOOKS: Type.Boolean({ default: false }),
 });
 
 export type EdgeConfig = ReturnType<typeof loadEdgeConfig>;

@@ -18,6 +18,11 @@ async function serve(): Promise<void> {
   const lifecycle = new Lifecycle({ log, timeoutMs: config.TITAN_SHUTDOWN_TIMEOUT_MS + 1000 });
   const edge = await createEdge({ config, log, metrics, health });
   lifecycle.onShutdown('edge', () => edge.close());
+  if (config.TITAN_CHAOS_HOOKS) {
+    process.on('SIGUSR2', () =>
+      log.warn({ cell: edge.engine.killWorker('flashSale') }, 'chaos: worker killed'),
+    );
+  }
   await edge.start(config.TITAN_EDGE_PORT, config.TITAN_EDGE_HOST);
 }
 

@@ -259,6 +259,18 @@ export class Engine {
     }
   }
 
+  /**
+   * Fault injection for chaos runs: kills one running worker thread of `pool` (a random cell that has
+   * threads), as a crash in the middle of its batches. Returns the cell hit, or undefined when none runs.
+   */
+  killWorker(pool: PoolName = 'flashSale'): number | undefined {
+    const lanes = [...this.#cells.values()].map((l) => l[pool]).filter((l) => l !== undefined);
+    for (const lane of lanes.sort(() => Math.random() - 0.5)) {
+      if (lane.workers.killThread()) return lane.cell;
+    }
+    return undefined;
+  }
+
   /** Per cell and pool that has been used: queue depth, utilization, threads, counts. */
   stats(): PoolStats[] {
     const out: PoolStats[] = [];

@@ -152,6 +152,18 @@ export class WorkerPool {
   }
 
   /**
+   * Fault injection (chaos runs): ends one of the current generation's threads at once, whatever it is doing,
+   * as a crash would. Piscina fails that thread's tasks (the callers get `retry`) and starts a replacement.
+   */
+  killThread(): boolean {
+    const threads = this.#gen.piscina?.threads ?? [];
+    const victim = threads[Math.floor(Math.random() * threads.length)];
+    if (victim === undefined) return false;
+    void victim.terminate();
+    return true;
+  }
+
+  /**
    * Applies new settings (and possibly a new Redis endpoint). Returns true when a new generation was started;
    * false when nothing a Piscina instance is built from changed (maxQueue and batch settings apply in place).
    */

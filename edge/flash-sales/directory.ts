@@ -19,6 +19,7 @@ export class SaleDirectory {
   readonly #listeners: SaleListener[] = [];
   #timer: NodeJS.Timeout | undefined;
   #failures = 0;
+  #missRefresh: Promise<void> | undefined;
 
   constructor(
     private readonly url: string,
@@ -27,6 +28,25 @@ export class SaleDirectory {
   ) {}
 
   get(id: string): KnownSale | undefined {
+    return this.#sales.get(id);
+  }
+
+  /**
+   * A sale this process has not seen: just created, or this process has just started (a replacement edge
+   * process must not answer 404 for a live sale). Asks the service once before saying it does not exist;
+   * misses share one refresh, and at most one runs per 100 ms however many unknown ids are asked for.
+   */
+  async find(id: string): Promise<KnownSale | undefined> {
+    if (!this.#missRefresh) {
+      this.#missRefresh = this.refresh()
+        .catch(() => {})
+        .finally(() => {
+          setTimeout(() => {
+            this.#missRefresh = undefined;
+          }, 100).unref();
+        });
+    }
+    await this.#missRefresh;
     return this.#sales.get(id);
   }
 

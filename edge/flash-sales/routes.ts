@@ -10,7 +10,7 @@ import { saleCellKeys } from '../../lua/keys.ts';
 import { issueChallenge, verifyProof } from '../../services/flash-sale/index.ts';
 import { defineErrors, type Reply } from '../../services/kit/index.ts';
 import type { EdgeRoute } from '../app.ts';
-import type { SaleDirectory } from './directory.ts';
+import type { KnownSale, SaleDirectory } from './directory.ts';
 
 export const PurchaseErrors = defineErrors({
   SALE_NOT_FOUND: { status: 404, message: 'No such flash sale' },
@@ -70,13 +70,13 @@ function busy(retryAfterMs: number): never {
 export function registerFlashSaleRoutes(deps: FlashSaleRouteDeps): void {
   const { route, directory } = deps;
   const tags = ['flash-sales'];
-  const known = (id: string) => {
-    const sale = directory.get(id);
+  const known = async (id: string) => {
+    const sale = directory.get(id) ?? (await directory.find(id));
     if (!sale) throw PurchaseErrors.SALE_NOT_FOUND();
     return sale;
   };
 
-  const view = (sale: ReturnType<typeof known>) => ({
+  const view = (sale: KnownSale) => ({
     id: sale.id,
     sku: sale.sku,
     title: sale.title,
@@ -102,7 +102,7 @@ export function registerFlashSaleRoutes(deps: FlashSaleRouteDeps): void {
     'GET',
     '/v1/flash-sales/:id',
     { access: 'public' },
-    (ctx) => ({ body: view(known(ctx.params.id!)) }),
+    async (ctx) => ({ body: view(await known(ctx.params.id!)) }),
     { tags, summary: 'A sale, its state and remaining stock (lags by under a second)', params: SaleParams },
   );
 
@@ -110,8 +110,8 @@ export function registerFlashSaleRoutes(deps: FlashSaleRouteDeps): void {
     'GET',
     '/v1/flash-sales/:id/challenge',
     { access: 'user' },
-    (ctx, caller) => {
-      const sale = known(ctx.params.id!);
+    async (ctx, caller) => {
+      const sale = await known(ctx.params.id!);
       return {
         body: issueChallenge(
           deps.powSecret,
@@ -132,7 +132,7 @@ export function registerFlashSaleRoutes(deps: FlashSaleRouteDeps): void {
     async (ctx, caller): Promise<Reply> => {
       const key = ctx.headers['idempotency-key'];
       if (!key || !IDEMPOTENCY_KEY.test(key)) throw PurchaseErrors.IDEMPOTENCY_KEY_REQUIRED();
-      const sale = known(ctx.params.id!);
+      const sale = await known(ctx.params.id!);
       const now = Date.now();
       const userId = caller!.identity.userId;
       const { qty, pow } = ctx.body;

@@ -45,7 +45,11 @@ export function createFlashSaleApp(deps: FlashSaleAppDeps) {
     sales,
     control,
     shards,
-    start: () => control.start(),
+    start: () => {
+      // Shard health, so the control loop skips a down shard's cells at once instead of timing out on them.
+      shards.monitor(deps.router);
+      control.start();
+    },
     async close() {
       await server.close();
       await control.stop();

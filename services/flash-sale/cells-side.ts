@@ -25,7 +25,11 @@ export interface Ledger {
   sold: number;
   reserved: number;
   quotas: number;
-  /** sold + reserved + quotas + pool == stock (read after pending transfers were recovered). */
+  /** False when the pool's shard could not be read (`pool` is then 0). */
+  poolAvailable: boolean;
+  /** Cells whose shard could not be read (absent from `cells` and the sums). */
+  unavailable: number[];
+  /** sold + reserved + quotas + pool == stock, every part read (after pending transfers were recovered). */
   balanced: boolean;
 }
 
@@ -35,8 +39,9 @@ export class CellsSide {
     private readonly router: () => CellRouter,
   ) {}
 
+  /** The pool's cell: the owner of the sale id's slot, NOT its serving cell (a failover must not move the pool). */
   #homeCell(saleId: string): number {
-    return this.router().route(saleId);
+    return this.router().cellOf(saleId);
   }
 
   /** Scripts resolver for one sale (the pool side depends on the sale). */
@@ -45,6 +50,11 @@ export class CellsSide {
       const r = this.router();
       return this.shards.scriptsFor(r, side === 'pool' ? this.#homeCell(saleId) : Number(side.cell));
     };
+  }
+
+  /** False while the cell's shard is known to be down (ShardClients' health pings): skip it, don't time out on it. */
+  #up(cell: number): boolean {
+    return this.shards.cellUp(this.router(), cell);
   }
 
   /** Users' share per serving cell: a down cell's slots count for the cell that serves them. */
@@ -124,13 +134,18 @@ export class CellsSide {
     const r = this.router();
     let expired = 0;
     for (const cell of r.cells) {
+      if (!this.#up(cell)) continue;
       let more = true;
-      for (let rounds = 0; more && rounds < 10; rounds++) {
-        const out = await this.shards
-          .scriptsFor(r, cell)
-          .reservationSweep({ cell: String(cell), saleId, now, limit });
-        expired += out.expired;
-        more = out.more;
+      try {
+        for (let rounds = 0; more && rounds < 10; rounds++) {
+          const out = await this.shards
+            .scriptsFor(r, cell)
+            .reservationSweep({ cell: String(cell), saleId, now, limit });
+          expired += out.expired;
+          more = out.more;
+        }
+      } catch {
+        // The cell's shard is unreachable: its expiries wait for it; the other cells are swept.
       }
     }
     return expired;
@@ -138,48 +153,71 @@ export class CellsSide {
 
   async recover(saleId: string, now: number): Promise<number> {
     const r = this.router();
+    // Transfers logged on a down shard wait for it (their units are counted nowhere else meanwhile).
+    if (!this.#up(this.#homeCell(saleId))) return 0;
     const done = await recoverTransfers(this.#resolver(saleId), {
       saleId,
-      cells: r.cells.map(String),
+      cells: r.cells.filter((c) => this.#up(c)).map(String),
       now,
       minAgeMs: 5_000,
     });
     return done.length;
   }
 
+  /**
+   * The sale's ledger. A cell (or the pool) whose shard cannot be read is listed in `unavailable` instead
+   * of failing the whole read: the control plane goes on serving and rebalancing the other cells while a
+   * shard is down. The ledger only counts as balanced when every part was read.
+   */
   async ledger(sale: Sale): Promise<Ledger> {
     const r = this.router();
     const pk = salePoolKeys(sale.id);
-    const pool = Number((await this.#resolver(sale.id)('pool').redis.hget(pk.pool, 'pool')) ?? 0);
     const cells: Record<number, CellLedger> = {};
+    const unavailable: number[] = [];
     let sold = 0;
     let reserved = 0;
     let quotas = 0;
-    await Promise.all(
-      r.cells.map(async (cell) => {
-        const [q, rs, s, so] = await this.shards
-          .redisFor(r, cell)
-          .hmget(saleCellKeys(String(cell), sale.id).sale, 'q', 'r', 's', 'so');
-        const c = {
-          quota: Number(q ?? 0),
-          reserved: Number(rs ?? 0),
-          sold: Number(s ?? 0),
-          soldOutAnswers: Number(so ?? 0),
-        };
-        cells[cell] = c;
-        sold += c.sold;
-        reserved += c.reserved;
-        quotas += c.quota;
-      }),
-    );
+    const down = () => Promise.reject(new Error('shard down'));
+    const [poolRead, ...cellReads] = await Promise.allSettled([
+      this.#up(this.#homeCell(sale.id))
+        ? this.#resolver(sale.id)('pool').redis.hget(pk.pool, 'pool')
+        : down(),
+      ...r.cells.map((cell) =>
+        this.#up(cell)
+          ? this.shards.redisFor(r, cell).hmget(saleCellKeys(String(cell), sale.id).sale, 'q', 'r', 's', 'so')
+          : down(),
+      ),
+    ]);
+    r.cells.forEach((cell, i) => {
+      const read = cellReads[i]!;
+      if (read.status === 'rejected') {
+        unavailable.push(cell);
+        return;
+      }
+      const [q, rs, s, so] = read.value;
+      const c = {
+        quota: Number(q ?? 0),
+        reserved: Number(rs ?? 0),
+        sold: Number(s ?? 0),
+        soldOutAnswers: Number(so ?? 0),
+      };
+      cells[cell] = c;
+      sold += c.sold;
+      reserved += c.reserved;
+      quotas += c.quota;
+    });
+    const poolAvailable = poolRead!.status === 'fulfilled';
+    const pool = poolAvailable ? Number(poolRead.value ?? 0) : 0;
     return {
       stock: sale.stock,
       pool,
+      poolAvailable,
       cells,
+      unavailable,
       sold,
       reserved,
       quotas,
-      balanced: sold + reserved + quotas + pool === sale.stock,
+      balanced: poolAvailable && unavailable.length === 0 && sold + reserved + quotas + pool === sale.stock,
     };
   }
 }

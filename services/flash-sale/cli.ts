@@ -13,6 +13,8 @@ interface LedgerView {
   quotas: number;
   pool: number;
   balanced: boolean;
+  poolAvailable: boolean;
+  unavailable: number[];
   cells: Record<string, { quota: number; reserved: number; sold: number }>;
 }
 
@@ -49,8 +51,14 @@ export function addFlashSaleCommands(program: CommandUnknownOpts, ctx: CellsCliC
             ...Object.entries(l.cells).map(([cell, c]) => [cell, c.quota, c.reserved, c.sold]),
           ]),
         );
+        const unread = [...l.unavailable.map((c) => `cell ${c}`), ...(l.poolAvailable ? [] : ['the pool'])];
+        const verdict = l.balanced
+          ? 'balanced'
+          : unread.length > 0
+            ? `UNKNOWN (cannot read ${unread.join(', ')}: shard down)`
+            : 'NOT BALANCED';
         console.log(
-          `stock ${l.stock} = sold ${l.sold} + reserved ${l.reserved} + quotas ${l.quotas} + pool ${l.pool}: ${l.balanced ? 'balanced' : 'NOT BALANCED'}`,
+          `stock ${l.stock} = sold ${l.sold} + reserved ${l.reserved} + quotas ${l.quotas} + pool ${l.pool}: ${verdict}`,
         );
       }
       if (!l.balanced) process.exitCode = 1;

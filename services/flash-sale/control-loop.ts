@@ -111,7 +111,8 @@ export class ControlLoop {
 
   ledger(sale: Sale): Promise<Ledger> {
     return this.exclusive(async () => {
-      await this.cells.recover(sale.id, this.now() + 10_000);
+      // With a shard down, interrupted transfers cannot all be finished: the ledger then says what it could read.
+      await this.cells.recover(sale.id, this.now() + 10_000).catch(() => 0);
       return this.cells.ledger(sale);
     });
   }
@@ -146,6 +147,7 @@ export class ControlLoop {
     if (sweep) this.#lastSweep = now;
     this.#tick++;
     for (const sale of sales) {
+      // One sale's failure (e.g. its pool's shard is down) must not stop the others' control.
       await this.exclusive(async () => {
         if (leader && sale.loadedAt === null && sale.startsAt - now <= this.settings.preloadMs) {
           await this.cells.load(sale, this.settings.poolFraction, now);
@@ -161,7 +163,9 @@ export class ControlLoop {
           await this.cells.sweep(sale.id, now, 500);
           await this.cells.recover(sale.id, now);
         }
-      });
+      }).catch((err) =>
+        this.log.error({ err, saleId: sale.id }, 'flash-sale control step failed for a sale'),
+      );
     }
   }
 
@@ -172,6 +176,8 @@ export class ControlLoop {
       this.#demandSeen.set(sale.id, seen);
     }
     const quotas: CellQuota[] = [];
+    // The pool's shard is down: every transfer involves the pool, so none is made until it is back.
+    if (!ledger.poolAvailable) return;
     for (const [cellKey, c] of Object.entries(ledger.cells)) {
       const cell = Number(cellKey);
       const total = c.sold + c.reserved + c.soldOutAnswers;
