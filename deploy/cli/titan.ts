@@ -9,6 +9,7 @@ import { addCellsCommands } from '../../cells/cli.ts';
 import { addEventsCommands } from '../../services/events/cli.ts';
 import { addFlashSaleCommands } from '../../services/flash-sale/cli.ts';
 import { isTitanError } from '../../services/kit/index.ts';
+import { addDeployCommands } from '../k8s/cli.ts';
 import { AdminClient } from './client.ts';
 
 const env = process.env;
@@ -41,6 +42,7 @@ const output = { api, json: () => program.opts().json === true };
 addCellsCommands(program, output);
 addFlashSaleCommands(program, output);
 addEventsCommands(program, output);
+addDeployCommands(program);
 
 try {
   await program.parseAsync();

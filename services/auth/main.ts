@@ -1,5 +1,13 @@
 /** The auth service process. */
-import { createLogger, createMetrics, createPool, createRedis, Health, Lifecycle } from '../kit/index.ts';
+import {
+  createLogger,
+  createMetrics,
+  createPool,
+  createRedis,
+  Health,
+  Lifecycle,
+  serviceListenHost,
+} from '../kit/index.ts';
 import { piiKeyringFromEnv } from '../user/index.ts';
 import { createAuthApp } from './app.ts';
 import { loadAuthConfig } from './config.ts';
@@ -20,7 +28,7 @@ try {
   health.addCheck('postgres', () => pool.query('SELECT 1')).addCheck('redis', () => redis.ping());
   const { server } = await createAuthApp({ config, keyring, pool, redis, log, metrics, health });
   lifecycle.onShutdown('http', () => server.close());
-  await server.listen(config.TITAN_AUTH_PORT, '127.0.0.1');
+  await server.listen(config.TITAN_AUTH_PORT, serviceListenHost());
 } catch (err) {
   log.fatal({ err }, 'auth failed to start');
   process.exit(1);

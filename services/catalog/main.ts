@@ -1,6 +1,13 @@
 /** The catalog service process. */
 import { createAccessTokenVerifier } from '../auth/index.ts';
-import { createLogger, createMetrics, createPool, Health, Lifecycle } from '../kit/index.ts';
+import {
+  createLogger,
+  createMetrics,
+  createPool,
+  Health,
+  Lifecycle,
+  serviceListenHost,
+} from '../kit/index.ts';
 import { createCatalogApp } from './app.ts';
 import { loadCatalogConfig } from './config.ts';
 
@@ -20,7 +27,7 @@ try {
   });
   const { server } = createCatalogApp({ pool, verify, log, metrics, health });
   lifecycle.onShutdown('http', () => server.close());
-  await server.listen(config.TITAN_CATALOG_PORT, '127.0.0.1');
+  await server.listen(config.TITAN_CATALOG_PORT, serviceListenHost());
 } catch (err) {
   log.fatal({ err }, 'catalog failed to start');
   process.exit(1);

@@ -5,7 +5,15 @@
  */
 import { watchFile } from 'node:fs';
 import { CellRouter, loadCellMap, ShardClients } from '../../cells/index.ts';
-import { createLogger, createMetrics, createPool, Health, HttpServer, Lifecycle } from '../kit/index.ts';
+import {
+  createLogger,
+  createMetrics,
+  createPool,
+  Health,
+  HttpServer,
+  Lifecycle,
+  serviceListenHost,
+} from '../kit/index.ts';
 import { CellOutboxRelay } from './cell-outbox-relay.ts';
 import { loadRelayConfig } from './config.ts';
 import { createEventBus } from './create-bus.ts';
@@ -68,7 +76,7 @@ try {
   });
   const server = new HttpServer({ name: 'events-relay', log, metrics, health });
   lifecycle.onShutdown('http', () => server.close());
-  await server.listen(config.TITAN_RELAY_PORT, '127.0.0.1');
+  await server.listen(config.TITAN_RELAY_PORT, serviceListenHost());
   log.info({ bus: config.TITAN_BUS, cells: router.cells.length }, 'events relay running');
 } catch (err) {
   log.fatal({ err }, 'events relay failed to start');

@@ -1,7 +1,14 @@
 /** The flash-sale control-plane process. */
 import { CellRouter, loadCellMap } from '../../cells/index.ts';
 import { createAccessTokenVerifier } from '../auth/index.ts';
-import { createLogger, createMetrics, createPool, Health, Lifecycle } from '../kit/index.ts';
+import {
+  createLogger,
+  createMetrics,
+  createPool,
+  Health,
+  Lifecycle,
+  serviceListenHost,
+} from '../kit/index.ts';
 import { createFlashSaleApp } from './app.ts';
 import { loadFlashSaleConfig } from './config.ts';
 
@@ -40,7 +47,7 @@ try {
   });
   lifecycle.onShutdown('flash-sale', () => app.close());
   app.start();
-  await app.server.listen(config.TITAN_FLASH_SALE_PORT, '127.0.0.1');
+  await app.server.listen(config.TITAN_FLASH_SALE_PORT, serviceListenHost());
 } catch (err) {
   log.fatal({ err }, 'flash-sale failed to start');
   process.exit(1);

@@ -67,3 +67,11 @@ export function readConfigFile<T extends TSchema>(schema: T, path: string): Stat
   }
   return parseConfigDocument(schema, json, path);
 }
+
+/**
+ * The address a service's HTTP server binds: loopback by default (clients reach services through the
+ * edge); `TITAN_LISTEN_HOST=0.0.0.0` in a container, where probes and other pods connect to the pod's address.
+ */
+export function serviceListenHost(env: NodeJS.ProcessEnv = process.env): string {
+  return env.TITAN_LISTEN_HOST || '127.0.0.1';
+}

@@ -1,5 +1,12 @@
 /** The shared kit every Titan process stands on. Other folders import only from here. */
-export { ConfigErrors, loadEnvConfig, Port, parseConfigDocument, readConfigFile } from './config.ts';
+export {
+  ConfigErrors,
+  loadEnvConfig,
+  Port,
+  parseConfigDocument,
+  readConfigFile,
+  serviceListenHost,
+} from './config.ts';
 export {
   createPool,
   DbErrors,

@@ -1,6 +1,13 @@
 /** The user service process. */
 import { createAccessTokenVerifier } from '../auth/index.ts';
-import { createLogger, createMetrics, createPool, Health, Lifecycle } from '../kit/index.ts';
+import {
+  createLogger,
+  createMetrics,
+  createPool,
+  Health,
+  Lifecycle,
+  serviceListenHost,
+} from '../kit/index.ts';
 import { createUserApp } from './app.ts';
 import { loadUserConfig, piiKeyringFromEnv } from './config.ts';
 
@@ -20,7 +27,7 @@ try {
   });
   const { server } = createUserApp({ keyring: piiKeyringFromEnv(), pool, verify, log, metrics, health });
   lifecycle.onShutdown('http', () => server.close());
-  await server.listen(config.TITAN_USER_PORT, '127.0.0.1');
+  await server.listen(config.TITAN_USER_PORT, serviceListenHost());
 } catch (err) {
   log.fatal({ err }, 'user failed to start');
   process.exit(1);
