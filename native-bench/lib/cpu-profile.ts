@@ -12,7 +12,10 @@ interface Profile {
   timeDeltas: number[];
 }
 
-/** "fn (file:line) 12.3%, ..." for the `top` functions by self time, idle and GC markers included. */
+/**
+ * "busy 35.1 s: fn (file:line) 12.3%; ..." for the `top` functions by self time, as shares of the thread's
+ * busy time: idle samples are left out (a profile covers the process's whole life, mostly idle between runs).
+ */
 export function summarizeProfile(file: string, top = 12): string {
   const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
   const byNode = new Map(p.nodes.map((n) => [n.id, n]));
@@ -26,15 +29,17 @@ export function summarizeProfile(file: string, top = 12): string {
     const where = f.url
       ? `${f.url.replace(/^.*\/(node_modules\/|work\/main\/)?/, '')}:${f.lineNumber + 1}`
       : '';
+    if (f.functionName === '(idle)') return;
     const key = `${f.functionName || '(anonymous)'}${where ? ` (${where})` : ''}`;
     self.set(key, (self.get(key) ?? 0) + dt);
     total += dt;
   });
-  return [...self]
+  const ranked = [...self]
     .sort((a, b) => b[1] - a[1])
     .slice(0, top)
     .map(([k, v]) => `${k} ${((v / total) * 100).toFixed(1)}%`)
     .join('; ');
+  return `busy ${(total / 1e6).toFixed(1)} s: ${ranked}`;
 }
 
 export function profileFiles(dir: string): string[] {
