@@ -7,6 +7,8 @@ export const CellErrors = defineErrors({
   CELL_MAP_UNREADABLE: { status: 500, message: 'The cell map file cannot be read or is not JSON' },
   CELL_OPERATION_REJECTED: { status: 409, message: 'The cell map operation was rejected' },
   CELL_UNKNOWN: { status: 404, message: 'No such cell in the cell map' },
+  /** A caller that needs a single Redis server met a Redis Cluster shard. details: { shard, cell } */
+  CELL_SHARD_UNSUPPORTED: { status: 500, message: 'This caller cannot use a Redis Cluster shard' },
 });
 
 /** One thing wrong with a map, and where (JSON pointer into the document). */

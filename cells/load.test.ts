@@ -39,6 +39,54 @@ test('the same local map serves the test stack when its URLs are in the environm
   assert.equal(map.shards[0]!.postgres.url, 'postgres://t@127.0.0.1:25432/titan_test');
 });
 
+test('the local cluster map puts the same 4 cells on one Redis Cluster, with dev-stack seeds by default', () => {
+  const path = LOCAL_CELL_MAP_PATH.replace(/local\.json$/, 'local-cluster.json');
+  const local = loadCellMap(LOCAL_CELL_MAP_PATH, { env: {} });
+  const map = loadCellMap(path, { env: {} });
+  assert.deepEqual(map.shards[0]!.redis, {
+    cluster: [0, 1, 2, 3, 4, 5].map((i) => `redis://127.0.0.1:${17000 + i}`),
+  });
+  assert.deepEqual(
+    map.cells,
+    local.cells.map((c) => ({ ...c, shard: 'cluster' })),
+  );
+  assert.deepEqual(map.slots, local.slots);
+  assert.equal(serializeCellMap(loadCellMap(path, { env: false })), readFileSync(path, 'utf8'));
+  // the stack exports the seeds as one comma-separated variable: one placeholder becomes every seed
+  const test = loadCellMap(path, {
+    env: { TITAN_REDIS_CLUSTER_SEEDS: 'redis://127.0.0.1:28000, redis://127.0.0.1:28001,' },
+  });
+  assert.deepEqual(test.shards[0]!.redis, {
+    cluster: ['redis://127.0.0.1:28000', 'redis://127.0.0.1:28001'],
+  });
+});
+
+test('a cluster seed placeholder splits on commas; literal seeds do not; each seed is validated', () => {
+  const map = generateMap({
+    cells: 2,
+    shards: 1,
+    redis: () => ({ cluster: ['redis://a:7000', ph('SEEDS')] }),
+  });
+  const resolved = parseCellMap(map, { env: { SEEDS: 'redis://b:7001,redis://c:7002' } });
+  assert.deepEqual(resolved.shards[0]!.redis, {
+    cluster: ['redis://a:7000', 'redis://b:7001', 'redis://c:7002'],
+  });
+  assert.throws(
+    () => parseCellMap(map, { env: { SEEDS: ' , ' } }),
+    /\/shards\/0\/redis\/cluster\/1: \$\{SEEDS\} expands to no seed/,
+  );
+  assert.throws(
+    () => parseCellMap(map, { env: { SEEDS: 'redis://b:7001,http://c:7002' } }),
+    /\/shards\/0\/redis\/cluster\/2: redis URL must start with redis:\/\/ or rediss:\/\//,
+  );
+  // a url shard is never split (a comma there is part of the URL, and then an invalid one)
+  const single = generateMap({ cells: 2, shards: 1, redis: () => ({ url: ph('ONE') }) });
+  assert.throws(
+    () => parseCellMap(single, { env: { ONE: 'redis://a:1,redis://b:2' } }),
+    /\/shards\/0\/redis\/url/,
+  );
+});
+
 test('env: false keeps placeholders, and the file is exactly its own serialization', () => {
   const raw = loadCellMap(LOCAL_CELL_MAP_PATH, { env: false });
   assert.match(JSON.stringify(raw.shards), /\$\{TITAN_REDIS_URL:-/);

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { CellMapProblem } from './errors.ts';
 import { CellErrors } from './errors.ts';
 import type { Env } from './placeholders.ts';
-import { expandPlaceholders } from './placeholders.ts';
+import { expandPlaceholders, hasPlaceholder } from './placeholders.ts';
 import type { CellMap, Shard } from './schema.ts';
 import { invalid, validateCellMap } from './validate.ts';
 
@@ -18,7 +18,10 @@ export interface ParseOptions {
   readonly env?: Env | false;
 }
 
-/** Expands the placeholders of every shard URL; throws CELL_MAP_INVALID naming each one that cannot be. */
+/**
+ * Expands the placeholders of every shard URL (a cluster seed entry with a placeholder may expand to several
+ * comma-separated seeds); throws CELL_MAP_INVALID naming each one that cannot be.
+ */
 export function resolveShardUrls(map: CellMap, env: Env): CellMap {
   const problems: CellMapProblem[] = [];
   const expand = (text: string, path: string): string => {
@@ -27,12 +30,24 @@ export function resolveShardUrls(map: CellMap, env: Env): CellMap {
     problems.push({ path, message: r.message });
     return text;
   };
+  // A placeholder in a cluster's seed list may stand for several seeds: its value is split on commas
+  // (`TITAN_REDIS_CLUSTER_SEEDS=redis://h:7000,redis://h:7001`), so the seed count need not be in the map.
+  const seeds = (text: string, path: string): string[] => {
+    const value = expand(text, path);
+    if (!hasPlaceholder(text)) return [value];
+    const list = value
+      .split(',')
+      .map((seed) => seed.trim())
+      .filter((seed) => seed !== '');
+    if (list.length === 0) problems.push({ path, message: `${text} expands to no seed` });
+    return list;
+  };
   const shards = map.shards.map((s, i): Shard => {
     const at = `/shards/${i}`;
     const redis =
       'url' in s.redis
         ? { url: expand(s.redis.url, `${at}/redis/url`) }
-        : { cluster: s.redis.cluster.map((u, j) => expand(u, `${at}/redis/cluster/${j}`)) };
+        : { cluster: s.redis.cluster.flatMap((u, j) => seeds(u, `${at}/redis/cluster/${j}`)) };
     return { id: s.id, redis, postgres: { url: expand(s.postgres.url, `${at}/postgres/url`) } };
   });
   if (problems.length > 0) throw invalid(problems);

@@ -2,15 +2,86 @@
  * Connections to each shard's Redis for a process's main thread (off the purchase path: rate limits,
  * control-plane work, reads), with shard health: a shard that stops answering pings marks its cells
  * unavailable, so their users get 503 CELL_UNAVAILABLE at once while everyone else is served as usual.
+ * A shard is one Redis server (`{ url }`) or a Redis Cluster (`{ cluster: [seeds] }`); scripts run unchanged
+ * on both because each call's keys share one hash tag.
  */
-import { Redis } from 'ioredis';
-import { createScripts, type TitanScripts } from '../lua/loader.ts';
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
+import { createScripts, masterNodes, type RedisClient, type TitanScripts } from '../lua/loader.ts';
 import type { Logger } from '../services/kit/index.ts';
+import { CellErrors } from './errors.ts';
 import type { CellRouter } from './router.ts';
-import type { Shard } from './schema.ts';
+import type { RedisEndpoint, Shard } from './schema.ts';
+
+/**
+ * Commands wait for the connection (at start, after a blip), but never longer than a second: a dead shard
+ * fails fast and its cells are reported unavailable by the pings.
+ */
+const NODE_OPTIONS = {
+  enableAutoPipelining: true,
+  commandTimeout: 1000,
+  maxRetriesPerRequest: 1,
+  connectTimeout: 1000,
+} satisfies RedisOptions;
+
+/** Credentials and TLS of a cluster's seed URL, which every node the client discovers needs too. */
+function seedAuth(seed: string): RedisOptions {
+  const u = new URL(seed);
+  const out: RedisOptions = {};
+  if (u.username) out.username = decodeURIComponent(u.username);
+  if (u.password) out.password = decodeURIComponent(u.password);
+  if (u.protocol === 'rediss:') out.tls = {};
+  return out;
+}
+
+/**
+ * A client for a shard's Redis: a `Redis` for `{ url }`, an ioredis `Cluster` for `{ cluster: seeds }` (reads and
+ * writes on masters, so a script's reads see its own writes; MOVED / ASK / CLUSTERDOWN during a failover or
+ * resharding are retried by the client). `options` overrides the defaults of either kind.
+ */
+export function openShardRedis(
+  endpoint: RedisEndpoint,
+  options: { redis?: RedisOptions; cluster?: ClusterOptions } = {},
+): RedisClient {
+  if ('url' in endpoint) {
+    return new Redis(endpoint.url, {
+      ...NODE_OPTIONS,
+      enableOfflineQueue: true,
+      retryStrategy: () => 500,
+      lazyConnect: false,
+      ...options.redis,
+    });
+  }
+  return new Cluster(endpoint.cluster, {
+    scaleReads: 'master',
+    // Off by default on a cluster: with it, a MOVED reply inside an auto-pipeline that mixes slots was seen
+    // to fail the relay's cursor reads for good; the engine's workers turn it on for their one cell's calls.
+    enableAutoPipelining: false,
+    enableOfflineQueue: true,
+    clusterRetryStrategy: () => 500,
+    slotsRefreshTimeout: 1000,
+    // A MOVED reply inside an auto-pipeline that also holds successful writes is not redirected by ioredis
+    // (nor does it refresh the slot map), so a stale map (after a failover, a resharding, or a map read while
+    // the cluster was still converging) would fail those commands for good: refresh it periodically.
+    slotsRefreshInterval: 2000,
+    retryDelayOnFailover: 100,
+    retryDelayOnClusterDown: 100,
+    ...options.cluster,
+    redisOptions: { ...NODE_OPTIONS, ...seedAuth(endpoint.cluster[0]!), ...options.redis },
+  });
+}
+
+/** Whether the shard answers: the server, or every master of a cluster (a cluster with a dead master refuses). */
+function answers(redis: RedisClient): Promise<boolean> {
+  return masterNodes(redis)
+    .then((nodes) => Promise.all(nodes.map((n) => n.ping())))
+    .then(
+      () => true,
+      () => false,
+    );
+}
 
 interface ShardClient {
-  redis: Redis;
+  redis: RedisClient;
   scripts: TitanScripts;
   up: boolean;
 }
@@ -24,19 +95,7 @@ export class ShardClients {
   #client(shard: Shard): ShardClient {
     let c = this.#clients.get(shard.id);
     if (!c) {
-      if (!('url' in shard.redis))
-        throw new Error(`shard ${shard.id}: Redis Cluster shards are not supported by the edge yet`);
-      const redis = new Redis(shard.redis.url, {
-        enableAutoPipelining: true,
-        // Commands wait for the connection (at start, after a blip), but never longer than a second:
-        // a dead shard fails fast and its cells are reported unavailable by the pings.
-        enableOfflineQueue: true,
-        commandTimeout: 1000,
-        maxRetriesPerRequest: 1,
-        connectTimeout: 1000,
-        retryStrategy: () => 500,
-        lazyConnect: false,
-      });
+      const redis = openShardRedis(shard.redis);
       redis.on('error', () => {});
       c = { redis, scripts: createScripts(redis), up: true };
       this.#clients.set(shard.id, c);
@@ -44,8 +103,23 @@ export class ShardClients {
     return c;
   }
 
-  redisFor(router: CellRouter, cell: number): Redis {
+  /** The client of the cell's shard: a `Redis` or, for a cluster shard, a `Cluster`. */
+  clientFor(router: CellRouter, cell: number): RedisClient {
     return this.#client(router.shardOfCell(cell)).redis;
+  }
+
+  /**
+   * The cell shard's client where a single server is required (callers typed for `Redis` only). A cluster
+   * shard is refused with CELL_SHARD_UNSUPPORTED: such callers move to `clientFor`.
+   */
+  redisFor(router: CellRouter, cell: number): Redis {
+    const shard = router.shardOfCell(cell);
+    const redis = this.#client(shard).redis;
+    if (redis instanceof Redis) return redis;
+    throw CellErrors.CELL_SHARD_UNSUPPORTED(
+      `shard ${shard.id} of cell ${cell} is a Redis Cluster: this caller needs a single Redis (use clientFor)`,
+      { shard: shard.id, cell },
+    );
   }
 
   scriptsFor(router: CellRouter, cell: number): TitanScripts {
@@ -65,10 +139,7 @@ export class ShardClients {
         const c = this.#client(shard);
         const wasUp = c.up;
         c.up = await Promise.race([
-          c.redis.ping().then(
-            () => true,
-            () => false,
-          ),
+          answers(c.redis),
           new Promise<boolean>((r) => setTimeout(() => r(false), 1000).unref()),
         ]);
         if (wasUp !== c.up)

@@ -574,8 +574,8 @@ export function registerCellAdminRoutes(route: EdgeRoute, deps: CellAdminDeps): 
         const copied: { source: number; fields: Map<string, string[]> }[] = [];
         for (const source of sources) {
           const r = await copySlotData({
-            source: shards.redisFor(router, source),
-            target: shards.redisFor(router, to),
+            source: shards.clientFor(router, source),
+            target: shards.clientFor(router, to),
             fromCell: source,
             toCell: to,
             moving,
@@ -594,7 +594,7 @@ export function registerCellAdminRoutes(route: EdgeRoute, deps: CellAdminDeps): 
           (map) => finishSlotMove(map, range),
         );
         // 5. Remove the old copies.
-        for (const c of copied) await removeCopiedData(shards.redisFor(router, c.source), c.fields);
+        for (const c of copied) await removeCopiedData(shards.clientFor(router, c.source), c.fields);
         return {
           headers: etag(after.version),
           body: {

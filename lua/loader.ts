@@ -412,19 +412,36 @@ function isReplyError(err: unknown): boolean {
 }
 
 /**
+ * The servers behind a client: the server itself, or every master a Cluster client knows (waiting until it
+ * knows its slot map). Script caches and SCAN are per server, so they are handled per master.
+ */
+export async function masterNodes(redis: RedisClient): Promise<Redis[]> {
+  if (!redis.isCluster) return [redis as Redis];
+  const cluster = redis as Cluster;
+  if (cluster.status !== 'ready') await cluster.ping(); // queued until the client has the slot map
+  return cluster.nodes('master');
+}
+
+/**
  * Builds the typed API over `redis` (a Redis or Cluster client), and loads every script into the server's cache
- * (SCRIPT LOAD) so a broken script fails at start, not on the first purchase.
+ * (SCRIPT LOAD; on a Cluster into every master's) so a broken script fails at start, not on the first purchase.
  */
 export async function loadScripts(redis: RedisClient): Promise<TitanScripts> {
-  for (const name of SCRIPT_NAMES) {
-    const sha = await redis.script('LOAD', SCRIPTS[name].source);
-    if (sha !== SCRIPTS[name].sha)
-      throw fromReplyError(new Error(`SCRIPT LOAD sha mismatch for ${name}`), name);
+  for (const node of await masterNodes(redis)) {
+    for (const name of SCRIPT_NAMES) {
+      const sha = await node.script('LOAD', SCRIPTS[name].source);
+      if (sha !== SCRIPTS[name].sha)
+        throw fromReplyError(new Error(`SCRIPT LOAD sha mismatch for ${name}`), name);
+    }
   }
   return createScripts(redis);
 }
 
-/** Same as loadScripts without the start-up SCRIPT LOAD (EVALSHA falls back to EVAL on NOSCRIPT anyway). */
+/**
+ * Same as loadScripts without the start-up SCRIPT LOAD (EVALSHA falls back to EVAL on NOSCRIPT anyway). On a
+ * Cluster both commands go to the master of the keys' slot, so a master that lacks a script (a replica promoted
+ * by a failover, a new node after resharding, a SCRIPT FLUSH) gets it from that EVAL, once.
+ */
 export function createScripts(redis: RedisClient): TitanScripts {
   const run = async (name: ScriptName, keys: readonly string[], args: readonly Arg[]): Promise<unknown> => {
     const s = SCRIPTS[name];

@@ -10,12 +10,14 @@
  * rewritten `R:<oldCell>/<rid>:<exp>` so a replay in the new cell still names the reservation where
  * it lives.
  */
-import type { Redis } from 'ioredis';
 import { cellTag, saleCellKeys } from './keys.ts';
+import type { RedisClient } from './loader.ts';
+import { scanKeys } from './scan.ts';
 
+/** Source and target may be single servers or Redis Clusters; every pipeline stays in one cell's hash tag. */
 export interface SlotDataMove {
-  source: Redis;
-  target: Redis;
+  source: RedisClient;
+  target: RedisClient;
   fromCell: number;
   toCell: number;
   /** Whether a user id belongs to the slots being moved. */
@@ -30,19 +32,8 @@ export interface SlotDataReport {
   fraudKeys: number;
 }
 
-async function scanKeys(redis: Redis, pattern: string): Promise<string[]> {
-  const out: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    cursor = next;
-    out.push(...keys);
-  } while (cursor !== '0');
-  return out;
-}
-
 /** The sale ids configured in a cell (their main hash `{c}:fs:<sale>`). */
-async function salesOf(redis: Redis, cell: number): Promise<string[]> {
+async function salesOf(redis: RedisClient, cell: number): Promise<string[]> {
   const prefix = `${cellTag(String(cell))}:fs:`;
   return (await scanKeys(redis, `${prefix}*`))
     .map((k) => k.slice(prefix.length))
@@ -112,7 +103,7 @@ export async function copySlotData(
 }
 
 /** Removes what was copied from the source cell (after routing switched to the target). */
-export async function removeCopiedData(source: Redis, fields: Map<string, string[]>): Promise<void> {
+export async function removeCopiedData(source: RedisClient, fields: Map<string, string[]>): Promise<void> {
   for (const [key, list] of fields) {
     if (list.length === 0) await source.del(key);
     else for (let i = 0; i < list.length; i += 500) await source.hdel(key, ...list.slice(i, i + 500));

@@ -1,8 +1,8 @@
 /**
  * Shared helpers of the lua tests: the shared test Redis (env TITAN_REDIS_URL), unique ids so test files can
- * run concurrently on one Redis without FLUSHDB, a key-space snapshot to prove a refused call wrote nothing, and
- * a private redis-server child (unix socket, fresh temp dir, AOF always) for tests that restart Redis or change
- * its configuration.
+ * run concurrently on one Redis without FLUSHDB, a key-space snapshot to prove a refused call wrote nothing, a
+ * private redis-server child (unix socket, fresh temp dir, AOF always) for tests that restart Redis or change
+ * its configuration, and a private Redis Cluster (3 masters + 3 replicas) for the cluster tests.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -10,10 +10,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis, type RedisOptions } from 'ioredis';
+import { type Cluster, Redis, type RedisOptions } from 'ioredis';
+import { openShardRedis } from '../cells/shard-clients.ts';
+import { freePortBlock } from '../deploy/local/os-tools.ts';
+import { CLUSTER_BUS_OFFSET, CLUSTER_NODES, RedisCluster } from '../deploy/local/redis-cluster.ts';
 import { configureSaleCell, createSale } from './admin.ts';
-import { loadScripts, type TitanScripts } from './loader.ts';
+import { loadScripts, type RedisClient, type TitanScripts } from './loader.ts';
 import { transferQuota } from './quota-transfer.ts';
+import { scanKeys } from './scan.ts';
 
 export function redisUrl(): string {
   const url = process.env['TITAN_REDIS_URL'];
@@ -40,15 +44,8 @@ export function uid(prefix = 't'): string {
 }
 
 /** Everything stored under a hash tag ('{c<cell>}', '{fs:<sale>}', ...), as comparable plain data. */
-export async function snapshotTag(redis: Redis, tag: string): Promise<Record<string, unknown>> {
-  const keys: string[] = [];
-  let cursor = '0';
-  const pattern = `${tag.replace(/[*?[\]\\]/g, '\\$&')}*`;
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    cursor = next;
-    keys.push(...batch);
-  } while (cursor !== '0');
+export async function snapshotTag(redis: RedisClient, tag: string): Promise<Record<string, unknown>> {
+  const keys = await scanKeys(redis, `${tag.replace(/[*?[\]\\]/g, '\\$&')}*`);
   keys.sort();
   const out: Record<string, unknown> = {};
   for (const key of keys) {
@@ -63,7 +60,10 @@ export async function snapshotTag(redis: Redis, tag: string): Promise<Record<str
 }
 
 /** A cell's outbox events in order: the entry's single field name is the event type, its value the data. */
-export async function outboxEvents(redis: Redis, cell: string): Promise<{ type: string; data: string }[]> {
+export async function outboxEvents(
+  redis: RedisClient,
+  cell: string,
+): Promise<{ type: string; data: string }[]> {
   const entries = await redis.xrange(`{c${cell}}:outbox`, '-', '+');
   return entries.map(([, fields]) => ({ type: fields[0]!, data: fields[1]! }));
 }
@@ -75,12 +75,19 @@ export interface SaleSetup {
   readonly endsAt: number;
 }
 
-/** Creates a sale with `initial` units, opens it in a fresh cell and moves `quota` units from the pool there. */
+/** Creates a sale with `initial` units, opens it in a (fresh) cell and moves `quota` units from the pool there. */
 export async function setupSale(
   scripts: TitanScripts,
-  opts: { initial: number; quota: number; perUserLimit: number; ttlMs?: number; cell?: string },
+  opts: {
+    initial: number;
+    quota: number;
+    perUserLimit: number;
+    ttlMs?: number;
+    cell?: string;
+    saleId?: string;
+  },
 ): Promise<SaleSetup> {
-  const saleId = uid('s');
+  const saleId = opts.saleId ?? uid('s');
   const cell = opts.cell ?? uid('c');
   const startsAt = 1_000_000;
   const endsAt = 2_000_000;
@@ -192,6 +199,48 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     start,
     async stop() {
       await crash();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface PrivateCluster {
+  readonly server: RedisCluster;
+  readonly seeds: readonly string[];
+  /**
+   * A new Cluster client with the options cells/ShardClients uses, except a longer command timeout: the tests
+   * load a 2-core machine much harder than a shard's health check expects. Close it with `quit()`.
+   */
+  client(): Cluster;
+  /** Stops the six nodes and removes their directory. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a private Redis Cluster (deploy/local's RedisCluster: 3 masters with a replica each) in a fresh temp
+ * dir, on six free consecutive ports whose bus ports (+10000) are free too.
+ */
+export async function startPrivateCluster(): Promise<PrivateCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'titan-cluster-'));
+  const base = await freePortBlock(CLUSTER_NODES, { alsoOffsets: [CLUSTER_BUS_OFFSET] });
+  const server = new RedisCluster({ redisServer: 'redis-server', redisCli: 'redis-cli' }, dir, base);
+  try {
+    await server.start();
+  } catch (err) {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const seeds = server.seeds();
+  return {
+    server,
+    seeds,
+    client: () => {
+      const c = openShardRedis({ cluster: [...seeds] }, { redis: { commandTimeout: 10_000 } }) as Cluster;
+      return c.on('error', () => {});
+    },
+    async stop() {
+      await server.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

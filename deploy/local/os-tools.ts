@@ -96,3 +96,40 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** Whether 127.0.0.1:port can be bound right now. */
+export function portBindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A base port whose `count` consecutive ports are all free right now, and so are the same ports shifted by each
+ * of `alsoOffsets` (a Redis Cluster node also listens on its bus port, port + 10000). Tries random bases below
+ * the kernel's ephemeral range, for tests that run a private cluster.
+ */
+export async function freePortBlock(
+  count: number,
+  options: { alsoOffsets?: readonly number[]; from?: number; to?: number } = {},
+): Promise<number> {
+  const offsets = [0, ...(options.alsoOffsets ?? [])];
+  const from = options.from ?? 20_000;
+  const to = options.to ?? 32_000 - count;
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = from + Math.floor(Math.random() * (to - from));
+    let free = true;
+    for (let i = 0; free && i < count; i++) {
+      for (const offset of offsets) {
+        if (!(await portBindable(base + i + offset))) {
+          free = false;
+          break;
+        }
+      }
+    }
+    if (free) return base;
+  }
+  throw new Error(`no block of ${count} free ports (offsets ${offsets.join(', ')}) found in ${from}..${to}`);
+}

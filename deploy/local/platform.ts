@@ -100,10 +100,12 @@ async function main(): Promise<void> {
   };
   Object.assign(env, serviceUrls(env));
   // Operators change the cell map at run time (titan cells ...): they edit a copy in the data dir,
-  // never the repository's default map.
+  // never the repository's default map. In cluster mode the cells live on the Redis Cluster (a map of
+  // its own, so switching modes never reuses the other mode's copy).
   if (!env.TITAN_CELL_MAP) {
-    const copy = join(info.dataDir, 'cell-map.json');
-    if (!existsSync(copy)) copyFileSync(join(root, 'cells/maps/local.json'), copy);
+    const name = info.redisClusterSeeds ? 'local-cluster' : 'local';
+    const copy = join(info.dataDir, name === 'local' ? 'cell-map.json' : `cell-map-${name}.json`);
+    if (!existsSync(copy)) copyFileSync(join(root, `cells/maps/${name}.json`), copy);
     env.TITAN_CELL_MAP = copy;
   }
   const processes = platformProcesses(env);

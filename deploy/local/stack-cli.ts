@@ -1,6 +1,7 @@
 /**
  * `npm run stack -- <start|stop|status|reset|env>`: manages the local stack (dev settings from
- * TITAN_DATA_DIR, TITAN_REDIS_PORT, TITAN_PG_PORT, TITAN_BUS / TITAN_KAFKA_MOCK).
+ * TITAN_DATA_DIR, TITAN_REDIS_PORT, TITAN_PG_PORT, TITAN_BUS / TITAN_KAFKA_MOCK, TITAN_REDIS_MODE /
+ * TITAN_REDIS_CLUSTER_PORT).
  * Data goes to stdout, diagnostics to stderr; exits non-zero on failure.
  */
 import { Command } from '@commander-js/extra-typings';
@@ -41,7 +42,9 @@ program
     if (o.json) console.log(JSON.stringify(statuses));
     else
       for (const s of statuses)
-        console.log(`${s.name.padEnd(9)} ${s.running ? `running  pid ${s.pid}  ${s.address}` : 'stopped'}`);
+        console.log(
+          `${s.name.padEnd(13)} ${s.running ? `running  pid ${s.pid}  ${s.address}` : 'stopped'}${s.detail ? `  (${s.detail})` : ''}`,
+        );
     if (statuses.some((s) => s.name !== 'kafka' && !s.running)) process.exitCode = 3;
   });
 program

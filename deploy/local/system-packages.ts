@@ -9,6 +9,8 @@ import { isRoot, run, which } from './os-tools.ts';
 
 export interface Binaries {
   redisServer: string;
+  /** redis-cli (Debian redis-tools): creates and inspects the Redis Cluster. */
+  redisCli: string;
   pgBin: string;
   gcc?: string;
 }
@@ -73,12 +75,13 @@ export function ensureSystemPackages(options: { kafka: boolean; log: (msg: strin
     }
   }
   const redisServer = which('redis-server');
+  const redisCli = which('redis-cli');
   const pgBin = findPgBin();
-  if (!redisServer || !pgBin) {
+  if (!redisServer || !redisCli || !pgBin) {
     throw StackErrors.STACK_MISSING_PACKAGES(
-      'redis-server or PostgreSQL binaries still missing after install',
+      'redis-server, redis-cli or PostgreSQL binaries still missing after install',
     );
   }
   const gcc = which('gcc');
-  return gcc ? { redisServer, pgBin, gcc } : { redisServer, pgBin };
+  return gcc ? { redisServer, redisCli, pgBin, gcc } : { redisServer, redisCli, pgBin };
 }

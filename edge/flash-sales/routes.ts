@@ -176,7 +176,7 @@ export function registerFlashSaleRoutes(deps: FlashSaleRouteDeps): void {
       const router = deps.router();
       if (!router.has(cell)) throw PurchaseErrors.RESERVATION_NOT_FOUND();
       const record = await deps.shards
-        .redisFor(router, cell)
+        .clientFor(router, cell)
         .hget(saleCellKeys(cellText, saleId).reservations, rid);
       const m = record ? /^(\w)\|([^|]+)\|(\d+)\|(\d+)$/.exec(record) : null;
       // Another user's reservation is reported as missing: ids must not reveal who bought what.

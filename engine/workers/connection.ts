@@ -2,8 +2,7 @@
  * A worker's own Redis connection to its cell's shard, opened once when the worker thread loads, with
  * auto-pipelining so the Lua calls of concurrent tasks share writes. It lives as long as the thread.
  */
-import { Cluster } from 'ioredis';
-import type { RedisEndpoint } from '../../cells/index.ts';
+import { openShardRedis, type RedisEndpoint } from '../../cells/index.ts';
 import { createScripts, type TitanScripts } from '../../lua/loader.ts';
 import { isTitanError } from '../../services/kit/errors.ts';
 import { createRedis } from '../../services/kit/redis.ts';
@@ -18,7 +17,10 @@ export interface EngineWorkerData {
 export function openCellScripts(data: EngineWorkerData): TitanScripts {
   const client =
     'cluster' in data.redis
-      ? new Cluster(data.redis.cluster, { enableAutoPipelining: true })
+      ? openShardRedis(data.redis, {
+          redis: { maxRetriesPerRequest: 1 },
+          cluster: { enableAutoPipelining: true },
+        })
       : createRedis(data.redis.url, { maxRetriesPerRequest: 1 });
   // errors surface through the commands of the task that meets them; the listener keeps them off stderr
   client.on('error', () => {});

@@ -16,8 +16,8 @@
  * - An entry that cannot be decoded is published to `titan.outbox.dead-letter` with the error, and skipped.
  */
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { outboxKey } from '../../lua/keys.ts';
+import type { RedisClient } from '../../lua/loader.ts';
 import type { Gauge, Logger, Metrics } from '../kit/index.ts';
 import { isTitanError } from '../kit/index.ts';
 import type { EventBus } from './bus.ts';
@@ -34,8 +34,8 @@ export const OUTBOX_DEAD_LETTER_TOPIC = deadLetterTopic('titan.outbox');
 
 export interface CellOutboxRelayOptions {
   cell: number;
-  /** The Redis of the cell's shard. */
-  redis: Redis;
+  /** The Redis of the cell's shard (a server, or a Redis Cluster: every key here carries the cell's tag). */
+  redis: RedisClient;
   bus: EventBus;
   /** Topic of an event type (default: the catalogue's). */
   topicOf?: (type: string) => string;

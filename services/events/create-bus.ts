@@ -18,6 +18,15 @@ export function createEventBus(
     return new KafkaBus({
       brokers: (config.TITAN_KAFKA_BROKERS ?? '').split(','),
       idempotent: config.TITAN_KAFKA_IDEMPOTENT,
+      ...(config.TITAN_KAFKA_CREATE_TOPICS
+        ? {
+            createTopics: {
+              partitions: config.TITAN_BUS_PARTITIONS,
+              replicationFactor: config.TITAN_KAFKA_REPLICATION_FACTOR,
+              minInsyncReplicas: config.TITAN_KAFKA_MIN_INSYNC_REPLICAS,
+            },
+          }
+        : {}),
       clientId: overrides.clientId ?? 'titan',
       ...overrides.kafka,
     });

@@ -5,22 +5,34 @@
  * dead-lettered) and committed by kafkajs at the end of each batch: a member that dies before the commit
  * leaves the message to the member that gets the partition after the rebalance.
  *
- * The local test broker (librdkafka's mock cluster) auto-creates topics with 4 partitions and cannot create
- * them through the admin API, so nothing here calls createTopics. It refuses idempotent producers, hence the
- * `idempotent` option (off by default; turn it on against a real cluster).
+ * Every publish waits for all in-sync replicas (`acks: -1`). The local test broker (librdkafka's mock
+ * cluster) auto-creates topics (4 partitions, replication factor min(3, brokers)) and cannot create them
+ * through the admin API, so topics are only created here with the `createTopics` option (off by default;
+ * for a real cluster: replication factor and `min.insync.replicas` set at creation). The mock also refuses
+ * idempotent producers, hence the `idempotent` option (off by default; turn it on against a real cluster).
  */
-import { Kafka, type KafkaConfig, logLevel, type Producer } from 'kafkajs';
+import { type Admin, Kafka, type KafkaConfig, logLevel, type Producer } from 'kafkajs';
 import type { EventBus, PublishOptions, SubscribeOptions, Subscription } from './bus.ts';
 import { deadLetterTopic } from './catalogue.ts';
 import { defaultConsumerId, deliver } from './delivery.ts';
 import { type EventEnvelope, encodeEvent } from './envelope.ts';
 import { EventErrors } from './errors.ts';
 
+/** How the bus creates a topic before its first use (real clusters only). */
+export interface KafkaTopicSettings {
+  partitions: number;
+  replicationFactor: number;
+  /** `min.insync.replicas`: with `acks: -1`, a write fails rather than land on fewer replicas. */
+  minInsyncReplicas: number;
+}
+
 export interface KafkaBusOptions {
   brokers: readonly string[];
   clientId?: string;
   /** Idempotent producer (exactly-once per partition on a real cluster; the mock broker refuses it). */
   idempotent?: boolean;
+  /** Create each topic through the admin API before its first use (the mock broker refuses it). */
+  createTopics?: KafkaTopicSettings;
   sessionTimeoutMs?: number;
   heartbeatMs?: number;
   rebalanceTimeoutMs?: number;
@@ -37,6 +49,8 @@ export class KafkaBus implements EventBus {
   readonly #options: KafkaBusOptions;
   readonly #subs = new Set<KafkaSubscription>();
   #producer: Promise<Producer> | undefined;
+  #admin: Promise<Admin> | undefined;
+  readonly #topics = new Map<string, Promise<void>>();
   #closed = false;
 
   constructor(options: KafkaBusOptions) {
@@ -67,6 +81,40 @@ export class KafkaBus implements EventBus {
     return this.#producer;
   }
 
+  /** With `createTopics`, creates the topic once per bus (an existing topic is left as it is). */
+  #ensureTopic(topic: string): Promise<void> {
+    const settings = this.#options.createTopics;
+    if (!settings) return Promise.resolve();
+    let ensured = this.#topics.get(topic);
+    if (!ensured) {
+      ensured = (async () => {
+        this.#admin ??= (async () => {
+          const admin = this.#kafka.admin();
+          await admin.connect();
+          return admin;
+        })().catch((err) => {
+          this.#admin = undefined;
+          throw err;
+        });
+        const admin = await this.#admin;
+        await admin.createTopics({
+          waitForLeaders: true,
+          topics: [
+            {
+              topic,
+              numPartitions: settings.partitions,
+              replicationFactor: settings.replicationFactor,
+              configEntries: [{ name: 'min.insync.replicas', value: String(settings.minInsyncReplicas) }],
+            },
+          ],
+        });
+      })();
+      ensured.catch(() => this.#topics.delete(topic));
+      this.#topics.set(topic, ensured);
+    }
+    return ensured;
+  }
+
   async publish(
     topic: string,
     events: readonly EventEnvelope[],
@@ -74,6 +122,7 @@ export class KafkaBus implements EventBus {
   ): Promise<void> {
     if (this.#closed) throw EventErrors.BUS_CLOSED();
     if (events.length === 0) return;
+    await this.#ensureTopic(topic);
     const producer = await this.#connectedProducer();
     await producer.send({
       topic,
@@ -88,6 +137,7 @@ export class KafkaBus implements EventBus {
 
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
     if (this.#closed) throw EventErrors.BUS_CLOSED();
+    await this.#ensureTopic(options.topic);
     const o = this.#options;
     const consumer = this.#kafka.consumer({
       groupId: options.group,
@@ -150,6 +200,8 @@ export class KafkaBus implements EventBus {
     await Promise.all([...this.#subs].map((s) => s.close()));
     const producer = await this.#producer?.catch(() => undefined);
     await producer?.disconnect();
+    const admin = await this.#admin?.catch(() => undefined);
+    await admin?.disconnect();
   }
 }
 

@@ -39,7 +39,7 @@ try {
       if (relays.has(cell)) continue;
       const relay = new CellOutboxRelay({
         cell,
-        redis: shards.redisFor(router, cell),
+        redis: shards.clientFor(router, cell),
         bus,
         metrics,
         log,

@@ -77,7 +77,7 @@ export class CellsSide {
     const resolve = this.#resolver(sale.id);
     await createSale(resolve('pool').redis, { saleId: sale.id, initial: sale.stock });
     for (const cell of r.cells) {
-      await configureSaleCell(this.shards.redisFor(r, cell), {
+      await configureSaleCell(this.shards.clientFor(r, cell), {
         cell: String(cell),
         saleId: sale.id,
         startsAt: sale.startsAt,
@@ -103,7 +103,7 @@ export class CellsSide {
   async closeWindow(sale: Sale, endsAt: number): Promise<void> {
     const r = this.router();
     for (const cell of r.cells) {
-      await configureSaleCell(this.shards.redisFor(r, cell), {
+      await configureSaleCell(this.shards.clientFor(r, cell), {
         cell: String(cell),
         saleId: sale.id,
         startsAt: Math.min(sale.startsAt, endsAt - 1),
@@ -184,7 +184,9 @@ export class CellsSide {
         : down(),
       ...r.cells.map((cell) =>
         this.#up(cell)
-          ? this.shards.redisFor(r, cell).hmget(saleCellKeys(String(cell), sale.id).sale, 'q', 'r', 's', 'so')
+          ? this.shards
+              .clientFor(r, cell)
+              .hmget(saleCellKeys(String(cell), sale.id).sale, 'q', 'r', 's', 'so')
           : down(),
       ),
     ]);
