@@ -9,6 +9,7 @@ import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis'
 import { createScripts, masterNodes, type RedisClient, type TitanScripts } from '../lua/loader.ts';
 import type { Logger } from '../services/kit/index.ts';
 import { CellErrors } from './errors.ts';
+import { slotOf } from './hash.ts';
 import type { CellRouter } from './router.ts';
 import type { RedisEndpoint, Shard } from './schema.ts';
 
@@ -70,20 +71,45 @@ export function openShardRedis(
   });
 }
 
-/** Whether the shard answers: the server, or every master of a cluster (a cluster with a dead master refuses). */
-function answers(redis: RedisClient): Promise<boolean> {
-  return masterNodes(redis)
-    .then((nodes) => Promise.all(nodes.map((n) => n.ping())))
-    .then(
-      () => true,
-      () => false,
-    );
+const nodeKey = (n: Redis) => `${n.options.host}:${n.options.port}`;
+
+/**
+ * Which servers of the shard do not answer a ping within a second: none or the server itself ("") for a single
+ * Redis, the masters that do not (by `host:port`) for a cluster.
+ */
+async function silentNodes(redis: RedisClient): Promise<Set<string>> {
+  const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 1000).unref());
+  let nodes: Redis[];
+  try {
+    const listed = await Promise.race([masterNodes(redis), timeout]);
+    if (listed === 'timeout') return new Set(['']);
+    nodes = listed;
+  } catch {
+    return new Set(['']);
+  }
+  const silent = new Set<string>();
+  await Promise.all(
+    nodes.map(async (n) => {
+      const ok = await Promise.race([
+        n.ping().then(
+          () => true,
+          () => false,
+        ),
+        timeout,
+      ]);
+      if (ok !== true) silent.add(redis.isCluster ? nodeKey(n) : '');
+    }),
+  );
+  return silent;
 }
 
 interface ShardClient {
   redis: RedisClient;
   scripts: TitanScripts;
+  /** The whole shard answers (for a cluster: every master). */
   up: boolean;
+  /** Cluster masters that did not answer the last ping (`host:port`). */
+  silent: Set<string>;
 }
 
 export class ShardClients {
@@ -97,7 +123,7 @@ export class ShardClients {
     if (!c) {
       const redis = openShardRedis(shard.redis);
       redis.on('error', () => {});
-      c = { redis, scripts: createScripts(redis), up: true };
+      c = { redis, scripts: createScripts(redis), up: true, silent: new Set() };
       this.#clients.set(shard.id, c);
     }
     return c;
@@ -126,9 +152,16 @@ export class ShardClients {
     return this.#client(router.shardOfCell(cell)).scripts;
   }
 
-  /** False while the cell's shard is not answering. */
+  /**
+   * False while the cell's data is not reachable: its shard's server does not answer or, on a Redis Cluster,
+   * the master serving the cell's hash tag `{c<cell>}` does not (the other masters' cells stay up).
+   */
   cellUp(router: CellRouter, cell: number): boolean {
-    return this.#client(router.shardOfCell(cell)).up;
+    const c = this.#client(router.shardOfCell(cell));
+    if (c.up) return true;
+    if (!c.redis.isCluster || c.silent.has('')) return false;
+    const owner = (c.redis as Cluster).slots[slotOf(`c${cell}`)]?.[0];
+    return owner !== undefined && !c.silent.has(owner);
   }
 
   /** Pings every shard of the map; returns how many answered and which did not. */
@@ -138,12 +171,13 @@ export class ShardClients {
       [...shards.values()].map(async (shard) => {
         const c = this.#client(shard);
         const wasUp = c.up;
-        c.up = await Promise.race([
-          answers(c.redis),
-          new Promise<boolean>((r) => setTimeout(() => r(false), 1000).unref()),
-        ]);
+        c.silent = await silentNodes(c.redis);
+        c.up = c.silent.size === 0;
         if (wasUp !== c.up)
-          this.log.warn({ shard: shard.id, up: c.up }, c.up ? 'shard is back' : 'shard unreachable');
+          this.log.warn(
+            { shard: shard.id, up: c.up, silent: [...c.silent] },
+            c.up ? 'shard is back' : 'shard unreachable',
+          );
       }),
     );
     const down = [...shards.keys()].filter((id) => !this.#clients.get(id)?.up);

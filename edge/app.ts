@@ -199,7 +199,15 @@ export async function createEdge(deps: EdgeDeps) {
   );
 
   // --- The flash-sale hot path: the cells' engines, the sale directory, live updates ---------------
-  const engine = createEngine({ map: routing.router, logger: log, metrics });
+  const engine = createEngine({
+    map: routing.router,
+    logger: log,
+    metrics,
+    replicaWait: {
+      replicas: config.TITAN_ENGINE_WAIT_REPLICAS,
+      timeoutMs: config.TITAN_ENGINE_WAIT_TIMEOUT_MS,
+    },
+  });
   routing.onChange((router) => engine.applyMap(router));
   registerCellAdminRoutes(route, {
     routing,

@@ -36,6 +36,9 @@ export const EdgeEnv = Type.Object({
   /** A live slot move waits this long between freezing the slots and copying: map watch (1 s) + engine task timeout (5 s) + margin. */
   TITAN_SLOT_MOVE_DRAIN_MS: Type.Integer({ minimum: 0, maximum: 120_000, default: 6_500 }),
   TITAN_SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120_000, default: 15_000 }),
+  /** Redis Cluster shards: replicas that must confirm each purchase batch before anyone is told "reserved" (0: off). */
+  TITAN_ENGINE_WAIT_REPLICAS: Type.Integer({ minimum: 0, maximum: 5, default: 1 }),
+  TITAN_ENGINE_WAIT_TIMEOUT_MS: Type.Integer({ minimum: 1, maximum: 5000, default: 500 }),
   /** Chaos runs only: SIGUSR2 kills one flash-sale worker thread (a crash in the middle of its batches). */
   TITAN_CHAOS_HOOKS: Type.Boolean({ default: false }),
 });

@@ -43,12 +43,20 @@ export interface EngineOptions {
   /** V8 limits of every worker thread. */
   readonly resourceLimits?: ResourceLimits;
   /**
+   * On Redis Cluster shards: after each flash-sale batch, `WAIT replicas timeoutMs` on the master that ran it,
+   * and answer the batch `retry` (not reserved) unless that many replicas have it, so a failover cannot drop a
+   * purchase a buyer was told about. Default { replicas: 1, timeoutMs: 500 }; replicas 0 turns it off.
+   * Single-server shards have no replicas and never wait.
+   */
+  readonly replicaWait?: { readonly replicas: number; readonly timeoutMs: number };
+  /**
    * Tests only (fault injection): replaces a pool's worker module. Nothing a client sends can reach it.
    */
   readonly testing?: { readonly workerFiles?: Partial<Record<PoolName, URL>> };
 }
 
 export const DEFAULT_TASK_TIMEOUT_MS = 5_000;
+export const DEFAULT_REPLICA_WAIT = { replicas: 1, timeoutMs: 500 } as const;
 
 export interface PoolStats extends WorkerPoolStats {
   readonly cell: number;
@@ -383,7 +391,11 @@ export class Engine {
   }
 
   #workerData(router: CellRouter, cell: number): EngineWorkerData {
-    return { cell: String(cell), redis: router.shardOfCell(cell).redis };
+    const redis = router.shardOfCell(cell).redis;
+    const wait = this.#options.replicaWait ?? DEFAULT_REPLICA_WAIT;
+    return 'cluster' in redis && wait.replicas > 0
+      ? { cell: String(cell), redis, replicaWait: { replicas: wait.replicas, timeoutMs: wait.timeoutMs } }
+      : { cell: String(cell), redis };
   }
 
   async #closeLanes(lanes: CellLanes): Promise<void> {

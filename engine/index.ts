@@ -1,6 +1,7 @@
 /** The engine's public face: what the edge and operators' tooling use. Everything else in engine/ is internal. */
 export {
   createEngine,
+  DEFAULT_REPLICA_WAIT,
   DEFAULT_TASK_TIMEOUT_MS,
   Engine,
   type EngineOptions,

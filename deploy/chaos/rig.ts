@@ -20,7 +20,7 @@ import {
   serializeCellMap,
 } from '../../cells/index.ts';
 import { type BenchProcess, BenchStack, OPERATOR } from '../../native-bench/lib/stack.ts';
-import { childPids, freePort, waitFor } from '../local/os-tools.ts';
+import { childPidsRunning, freePort, waitFor } from '../local/os-tools.ts';
 import { RedisServer } from '../local/redis-server.ts';
 import { ensureSystemPackages } from '../local/system-packages.ts';
 
@@ -159,9 +159,9 @@ export class ChaosRig {
     return this.stack.spawn('relay', 'services/events/relay-main.ts', this.relayPort);
   }
 
-  /** The edge processes (children of the edge supervisor). */
+  /** The edge processes: the supervisor's children running the edge (not tsx's esbuild service, say). */
   edgePids(): number[] {
-    return childPids(this.stack.pid('edge'));
+    return childPidsRunning(this.stack.pid('edge'), 'edge/main.ts');
   }
 
   /** Cells whose data lives on `shard`. */

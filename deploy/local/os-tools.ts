@@ -85,6 +85,17 @@ export function childPids(pid: number): number[] {
   return out;
 }
 
+/** Live children of `pid` whose command line contains `part` (tsx may also have started an esbuild service child). */
+export function childPidsRunning(pid: number, part: string): number[] {
+  return childPids(pid).filter((child) => {
+    try {
+      return readFileSync(`/proc/${child}/cmdline`, 'utf8').includes(part);
+    } catch {
+      return false;
+    }
+  });
+}
+
 /** A TCP port that is free right now on 127.0.0.1 (the OS picks it), for tests that run servers. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

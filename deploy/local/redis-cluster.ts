@@ -72,6 +72,11 @@ export class RedisCluster implements StackServer {
     return join(this.#root, String(port));
   }
 
+  /** The pid of the node on `port`, when it runs (fault injection kills it). */
+  pidOf(port: number): number | undefined {
+    return livePidFrom(this.#pidFile(port));
+  }
+
   #pidFile(port: number): string {
     return join(this.#dir(port), 'redis.pid');
   }
@@ -156,6 +161,9 @@ export class RedisCluster implements StackServer {
       'nodes.conf',
       '--cluster-node-timeout',
       String(this.options.nodeTimeoutMs ?? 2000),
+      // a dead master's slots fail alone while its replica takes over; the other masters keep serving theirs
+      '--cluster-require-full-coverage',
+      'no',
       // a replica syncs at once instead of the master waiting 5 s for more replicas to share one transfer
       '--repl-diskless-sync-delay',
       '0',

@@ -9,14 +9,15 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { serializeCellMap } from '../../cells/index.ts';
-import { childPids, freePort, portOpen } from '../../deploy/local/os-tools.ts';
+import { childPidsRunning, freePort, portOpen } from '../../deploy/local/os-tools.ts';
 import { startIdentity } from '../../services/auth/test/identity-harness.ts';
 import { testMap } from './edge-harness.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const PORT = await freePort();
 
-const childrenOf = childPids;
+/** The edge processes (tsx may also have started an esbuild service child of the supervisor). */
+const childrenOf = (pid: number) => childPidsRunning(pid, 'edge/main.ts');
 
 /** Listening sockets on `port` (each SO_REUSEPORT listener is its own line in /proc/net/tcp). */
 function listeners(port: number): number {

@@ -2,8 +2,9 @@
  * A worker's own Redis connection to its cell's shard, opened once when the worker thread loads, with
  * auto-pipelining so the Lua calls of concurrent tasks share writes. It lives as long as the thread.
  */
-import { openShardRedis, type RedisEndpoint } from '../../cells/index.ts';
-import { createScripts, type TitanScripts } from '../../lua/loader.ts';
+import type { Cluster, Redis } from 'ioredis';
+import { openShardRedis, type RedisEndpoint, slotOf } from '../../cells/index.ts';
+import { createScripts, type RedisClient, type TitanScripts } from '../../lua/loader.ts';
 import { isTitanError } from '../../services/kit/errors.ts';
 import { createRedis } from '../../services/kit/redis.ts';
 import { ReplyCode } from '../codec.ts';
@@ -12,6 +13,26 @@ export interface EngineWorkerData {
   /** The cell id as the Lua keys spell it ("17" -> `{c17}`). */
   readonly cell: string;
   readonly redis: RedisEndpoint;
+  /** Cluster shards: WAIT for this many replicas after each write batch (see EngineOptions.replicaWait). */
+  readonly replicaWait?: { readonly replicas: number; readonly timeoutMs: number };
+}
+
+/**
+ * `WAIT replicas timeoutMs` on the connection that ran the writes of cell `cell` (on a cluster: the master of
+ * the cell's hash tag, whose connection carried the script call). Resolves with the replicas that confirmed.
+ */
+export async function waitForReplicas(
+  redis: RedisClient,
+  cell: string,
+  wait: { readonly replicas: number; readonly timeoutMs: number },
+): Promise<number> {
+  let node: Redis | undefined = redis as Redis;
+  if (redis.isCluster) {
+    const owner = (redis as Cluster).slots[slotOf(`c${cell}`)]?.[0];
+    node = (redis as Cluster).nodes('master').find((n) => `${n.options.host}:${n.options.port}` === owner);
+  }
+  if (!node) return 0;
+  return Number(await node.wait(wait.replicas, wait.timeoutMs));
 }
 
 export function openCellScripts(data: EngineWorkerData): TitanScripts {

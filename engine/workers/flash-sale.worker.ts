@@ -7,7 +7,13 @@
 import { move, workerData } from 'piscina';
 import { saleCellKeys } from '../../lua/keys.ts';
 import { clockMs, packMessage, ReplyCode, unpackMessage } from '../codec.ts';
-import { type EngineWorkerData, failureReply, nowMicros, openCellScripts } from './connection.ts';
+import {
+  type EngineWorkerData,
+  failureReply,
+  nowMicros,
+  openCellScripts,
+  waitForReplicas,
+} from './connection.ts';
 
 const data = workerData as EngineWorkerData;
 const scripts = openCellScripts(data);
@@ -26,6 +32,14 @@ export default async function flashSaleBatch(task: Uint8Array): Promise<ReturnTy
       [k.sale, k.users, k.reservations, k.expiry, k.outbox, k.seq],
       argv,
     )) as string[];
+    const wait = data.replicaWait;
+    if (wait && (await waitForReplicas(scripts.redis, data.cell, wait)) < wait.replicas) {
+      // Applied on the master but not yet on a replica: a failover now could drop it, so nobody is told
+      // "reserved". The callers retry with their keys; the replay answers from the record if it survived.
+      throw new Error(
+        `WAIT: fewer than ${wait.replicas} replicas confirmed the batch within ${wait.timeoutMs} ms`,
+      );
+    }
     reply = [ReplyCode.OK, startedAt, nowMicros(t0), 1, ...results];
   } catch (err) {
     reply = failureReply(err, startedAt, t0, 1);

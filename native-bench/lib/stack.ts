@@ -85,7 +85,15 @@ export class BenchStack {
   static async create(options: BenchStackOptions): Promise<BenchStack> {
     const ports = { ...FIXED_PORTS };
     if (options.ports === 'auto') {
-      for (const k of Object.keys(ports) as (keyof typeof FIXED_PORTS)[]) ports[k] = await freePort();
+      // The OS may hand the same free port out twice in a row; uWS listens with SO_REUSEPORT, so two of our
+      // servers would then share it silently.
+      const taken = new Set<number>();
+      for (const k of Object.keys(ports) as (keyof typeof FIXED_PORTS)[]) {
+        let port = await freePort();
+        while (taken.has(port)) port = await freePort();
+        taken.add(port);
+        ports[k] = port;
+      }
     }
     return new BenchStack(options, ports);
   }
