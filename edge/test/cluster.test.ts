@@ -99,3 +99,70 @@ test('buyers in every cell buy the whole stock on a Redis Cluster: no oversell, 
   assert.equal(l.status, 200);
   assert.deepEqual([l.body.reserved, l.body.quotas + l.body.pool, l.body.balanced], [STOCK, 0, true]);
 });
+
+test('a master killed: its cells get coded 503s with Retry-After, then are served by the promoted replica', async () => {
+  const saleId = await createSale(h.base, operatorToken, {
+    stock: 100_000,
+    perUserLimit: 1000,
+    title: 'failover',
+  });
+  const router = new CellRouter(map);
+  const victimPort = Number((await masterOf(`{c0}`)).split(':')[1]);
+  const victimCells = new Set<number>();
+  for (const c of map.cells)
+    if ((await masterOf(`{c${c.id}}`)).endsWith(`:${victimPort}`)) victimCells.add(c.id);
+  let victim: Awaited<ReturnType<EdgeHarness['user']>> | undefined;
+  let other: Awaited<ReturnType<EdgeHarness['user']>> | undefined;
+  while (!victim || !other) {
+    const u = await h.user();
+    if (victimCells.has(router.route(u.userId))) victim ??= u;
+    else other ??= u;
+  }
+  let seq = 0;
+  const buy = async (token: string) => {
+    const r = await h.call('POST', `/v1/flash-sales/${saleId}/purchase`, {
+      token,
+      body: { qty: 1 },
+      headers: { 'idempotency-key': `fo-${process.pid}-${++seq}` },
+    });
+    // Whatever happens, an answer is a reservation or a coded, retriable 503: never a bare error.
+    if (r.status !== 200) {
+      assert.equal(r.status, 503, JSON.stringify(r.body));
+      assert.ok(['CELL_UNAVAILABLE', 'BUSY'].includes(r.body.code), JSON.stringify(r.body));
+      assert.ok(Number(r.headers.get('retry-after')) >= 1);
+    }
+    return r.status;
+  };
+  assert.equal(await buy(victim.token), 200);
+  assert.equal(await buy(other.token), 200);
+  const pid = cluster.server.pidOf(victimPort);
+  assert.ok(pid);
+  process.kill(pid, 'SIGKILL');
+  let victimRefused = 0;
+  let otherServed = 0;
+  const deadline = Date.now() + 60_000;
+  let restarted = false;
+  for (;;) {
+    assert.ok(Date.now() < deadline, 'the failed cells were never served again');
+    if ((await buy(victim.token)) !== 200) victimRefused++;
+    else if (victimRefused > 0) break;
+    if ((await buy(other.token)) === 200) otherServed++;
+    // Once the replica is master, the dead node comes back as its replica (WAIT needs one), as an orchestrator would.
+    if (!restarted) {
+      const c = cluster.client();
+      try {
+        const info = await c.cluster('INFO').catch(() => '');
+        if (info.includes('cluster_state:ok') && (await masterOf(`{c0}`)) !== `127.0.0.1:${victimPort}`) {
+          await cluster.server.start();
+          restarted = true;
+        }
+      } finally {
+        c.disconnect();
+      }
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(victimRefused > 0, 'the failed cells were refused while the failover ran');
+  assert.ok(otherServed > 0, 'the other cells were served during the failover');
+  assert.equal(await buy(other.token), 200);
+});
