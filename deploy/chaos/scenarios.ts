@@ -125,15 +125,14 @@ function merged(outcome: LoadOutcome): Bucket[] {
  * answers normal).
  */
 function recoveryMs(series: Bucket[], fault: FaultWindow): number | null {
-  const baseline = finalRate(series, 0, fault.startMs);
+  const threshold = Math.min(0.99, finalRate(series, 0, fault.startMs) - 0.01);
   const window = 1000;
-  for (
-    let t = Math.floor(fault.endMs / BUCKET_MS) * BUCKET_MS;
-    t + window <= series.length * BUCKET_MS;
-    t += BUCKET_MS
-  ) {
-    if (finalRate(series, t, t + window) >= Math.min(0.99, baseline - 0.01))
-      return Math.max(0, t - fault.endMs);
+  const loadEnd = series.length * BUCKET_MS;
+  // A fault that outlasted the load (a slow restart of a process purchases never wait for): judge the last second.
+  if (fault.endMs >= loadEnd) return finalRate(series, loadEnd - window, loadEnd) >= threshold ? 0 : null;
+  // The last window may be shorter than a second when the load ends soon after the fault.
+  for (let t = Math.floor(fault.endMs / BUCKET_MS) * BUCKET_MS; t < loadEnd; t += BUCKET_MS) {
+    if (finalRate(series, t, Math.min(t + window, loadEnd)) >= threshold) return Math.max(0, t - fault.endMs);
   }
   return null;
 }

@@ -52,7 +52,7 @@ async function main(): Promise<number> {
       '--test',
       '--test-reporter=spec',
       `--test-concurrency=${process.env.TITAN_TEST_CONCURRENCY ?? '2'}`,
-      '--test-timeout=180000',
+      '--test-timeout=300000',
       ...files,
     ];
     code = await new Promise<number>((resolve) => {
