@@ -44,4 +44,4 @@ export { cellMapProblems, validateCellMap } from './validate.ts';
 
 /** Path of the local default map (4 cells on one Redis and one PostgreSQL). */
 export const LOCAL_CELL_MAP_PATH = fileURLToPath(new URL('./maps/local.json', import.meta.url));
-export { openShardRedis, ShardClients } from './shard-clients.ts';
+export { cellMaster, openShardRedis, ShardClients } from './shard-clients.ts';

@@ -73,6 +73,11 @@ export function openShardRedis(
 
 const nodeKey = (n: Redis) => `${n.options.host}:${n.options.port}`;
 
+/** The master (`host:port`) a Cluster client routes cell `cell`'s keys (tag `{c<cell>}`) to, from its slot map. */
+export function cellMaster(cluster: Cluster, cell: number | string): string | undefined {
+  return cluster.slots[slotOf(`c${cell}`)]?.[0];
+}
+
 /**
  * Which servers of the shard do not answer a ping within a second: none or the server itself ("") for a single
  * Redis, the masters that do not (by `host:port`) for a cluster.
@@ -160,7 +165,7 @@ export class ShardClients {
     const c = this.#client(router.shardOfCell(cell));
     if (c.up) return true;
     if (!c.redis.isCluster || c.silent.has('')) return false;
-    const owner = (c.redis as Cluster).slots[slotOf(`c${cell}`)]?.[0];
+    const owner = cellMaster(c.redis as Cluster, cell);
     return owner !== undefined && !c.silent.has(owner);
   }
 

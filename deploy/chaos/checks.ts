@@ -11,12 +11,10 @@
 import { request } from 'undici';
 import { outboxKey, saleCellKeys } from '../../lua/keys.ts';
 import type { BenchUser } from '../../native-bench/lib/users.ts';
-import { decodeEvent } from '../../services/events/envelope.ts';
+import { decodeEvent, RedisStreamsBus, topicOf } from '../../services/events/index.ts';
 import type { Acknowledged } from './buyers.ts';
 import type { ChaosRig } from './rig.ts';
 
-const BUS_PREFIX = 'titan:bus:';
-const RESERVATION_TOPIC = 'titan.reservation';
 const HELD = new Set(['R', 'C']);
 
 export interface CheckResult {
@@ -78,11 +76,12 @@ async function reservationRecords(rig: ChaosRig, saleId: string) {
 /** Distinct `reservation.created` event ids per reservation of the sale, as the bus holds them. */
 async function createdEvents(rig: ChaosRig, saleId: string): Promise<Map<string, Set<string>>> {
   const out = new Map<string, Set<string>>();
-  const partitions = Number(
-    (await rig.shared.hget(`${BUS_PREFIX}${RESERVATION_TOPIC}:meta`, 'partitions')) ?? 0,
-  );
+  // The bus's own key layout (the relay publishes through a RedisStreamsBus with its default prefix).
+  const bus = new RedisStreamsBus(rig.shared);
+  const topic = topicOf('reservation.created');
+  const partitions = await bus.partitionsOf(topic);
   for (let p = 0; p < partitions; p++) {
-    const stream = `${BUS_PREFIX}${RESERVATION_TOPIC}:p${p}`;
+    const stream = bus.streamKey(topic, p);
     let from = '-';
     for (;;) {
       const page = await rig.shared.xrangeBuffer(stream, from, '+', 'COUNT', 5000);

@@ -37,7 +37,7 @@ export interface ClusterFailoverRun {
 
 const CELLS = 6;
 
-async function masterOfSlot(client: Cluster, slot: number): Promise<number> {
+async function masterPortOfSlot(client: Cluster, slot: number): Promise<number> {
   const ranges = await client.cluster('SLOTS');
   const owner = ranges.find(([from, to]) => slot >= from && slot <= to)?.[2];
   if (!owner) throw new Error(`no master for slot ${slot}`);
@@ -91,9 +91,9 @@ export async function clusterFailoverRun(
   const saleId = `cf${Date.now().toString(36)}${options.wait ? 'w' : 'n'}`;
   try {
     await openSale(client, map, saleId);
-    const victimPort = await masterOfSlot(client, slotOf('c0'));
+    const victimPort = await masterPortOfSlot(client, slotOf('c0'));
     const masterOf = new Map<number, number>();
-    for (const c of map.cells) masterOf.set(c.id, await masterOfSlot(client, slotOf(`c${c.id}`)));
+    for (const c of map.cells) masterOf.set(c.id, await masterPortOfSlot(client, slotOf(`c${c.id}`)));
     const victimCells = new Set([...masterOf].filter(([, port]) => port === victimPort).map(([c]) => c));
     // Warm-up: every cell's worker thread started and answering before the clock runs.
     await waitFor(

@@ -28,7 +28,13 @@ before(async () => {
   h = await startEdge({
     map,
     flashSale: true,
-    env: { TITAN_EDGE_USER_RATE: '1000', TITAN_EDGE_USER_BURST: '1000' },
+    // WAIT's default 500 ms is for a real network; on a 2-core machine running two suites a replica can lag
+    // longer, and every batch would then be answered retry.
+    env: {
+      TITAN_EDGE_USER_RATE: '1000',
+      TITAN_EDGE_USER_BURST: '1000',
+      TITAN_ENGINE_WAIT_TIMEOUT_MS: '3000',
+    },
   });
   const op = await h.user();
   await h.identity.db.pool.query("UPDATE users SET roles = ARRAY['buyer','operator'] WHERE id = $1", [

@@ -3,7 +3,7 @@
  * auto-pipelining so the Lua calls of concurrent tasks share writes. It lives as long as the thread.
  */
 import type { Cluster, Redis } from 'ioredis';
-import { openShardRedis, type RedisEndpoint, slotOf } from '../../cells/index.ts';
+import { cellMaster, openShardRedis, type RedisEndpoint } from '../../cells/index.ts';
 import { createScripts, type RedisClient, type TitanScripts } from '../../lua/loader.ts';
 import { isTitanError } from '../../services/kit/errors.ts';
 import { createRedis } from '../../services/kit/redis.ts';
@@ -28,7 +28,7 @@ export async function waitForReplicas(
 ): Promise<number> {
   let node: Redis | undefined = redis as Redis;
   if (redis.isCluster) {
-    const owner = (redis as Cluster).slots[slotOf(`c${cell}`)]?.[0];
+    const owner = cellMaster(redis as Cluster, cell);
     node = (redis as Cluster).nodes('master').find((n) => `${n.options.host}:${n.options.port}` === owner);
   }
   if (!node) return 0;
