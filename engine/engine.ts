@@ -56,6 +56,15 @@ export interface EngineOptions {
 }
 
 export const DEFAULT_TASK_TIMEOUT_MS = 5_000;
+
+/**
+ * A worker's own deadline for Redis in one task: half the task timeout, which counts queue wait as well, so
+ * a batch stuck on an unreachable node answers retry itself well before the pool would abort it (an abort
+ * ends the thread).
+ */
+export function taskBudgetMs(taskTimeoutMs: number): number {
+  return Math.max(1, Math.floor(taskTimeoutMs / 2));
+}
 export const DEFAULT_REPLICA_WAIT = { replicas: 1, timeoutMs: 500 } as const;
 
 export interface PoolStats extends WorkerPoolStats {
@@ -393,9 +402,15 @@ export class Engine {
   #workerData(router: CellRouter, cell: number): EngineWorkerData {
     const redis = router.shardOfCell(cell).redis;
     const wait = this.#options.replicaWait ?? DEFAULT_REPLICA_WAIT;
+    const budgetMs = taskBudgetMs(this.#options.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS);
     return 'cluster' in redis && wait.replicas > 0
-      ? { cell: String(cell), redis, replicaWait: { replicas: wait.replicas, timeoutMs: wait.timeoutMs } }
-      : { cell: String(cell), redis };
+      ? {
+          cell: String(cell),
+          redis,
+          budgetMs,
+          replicaWait: { replicas: wait.replicas, timeoutMs: wait.timeoutMs },
+        }
+      : { cell: String(cell), redis, budgetMs };
   }
 
   async #closeLanes(lanes: CellLanes): Promise<void> {

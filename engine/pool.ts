@@ -49,6 +49,45 @@ export const WORKER_EXEC_ARGV: string[] | undefined = process.execArgv.some((a) 
   ? undefined
   : ['--import', import.meta.resolve('tsx')];
 
+type LoadBalancer = NonNullable<NonNullable<ConstructorParameters<typeof Piscina>[0]>['loadBalancer']>;
+
+/**
+ * Least-busy placement that lets batches share a thread up to concurrentTasksPerWorker. Piscina's own balancer
+ * (and the `currentUsage` it reads, Infinity while a thread runs a task with an AbortSignal) gives a task with a
+ * signal only to an idle thread, because aborting a running task ends its thread. Ours all carry the task
+ * timeout, so concurrentTasksPerWorker was 1 in effect: batches queued behind one another while their thread
+ * sat waiting on Redis, and under load the queue wait alone ran into the timeout. Sharing means a timeout ends
+ * the thread's other batches too; their callers get `retry` as after a crash, which idempotency keys make safe
+ * (and workers answer retry themselves within half the timeout, see withinBudget, so aborts are rare).
+ */
+export function sharedThreadBalancer(maximumUsage: number): LoadBalancer {
+  return (_task, workers) => {
+    let best: (typeof workers)[number] | null = null;
+    let bestTasks = maximumUsage;
+    for (const w of workers) {
+      const tasks = runningTasks(w);
+      if (tasks === 0) return w;
+      if (tasks < bestTasks) {
+        best = w;
+        bestTasks = tasks;
+      }
+    }
+    return best;
+  };
+}
+
+/**
+ * Tasks running on a Piscina thread, counted from its task table (Piscina's internal worker record, reached by
+ * its symbol): `currentUsage` hides the count behind Infinity once one of them is abortable. The pool tests
+ * check that abortable tasks do share a thread, so a Piscina upgrade that moves this fails there.
+ */
+function runningTasks(worker: Parameters<LoadBalancer>[1][number]): number {
+  const record = Object.getOwnPropertySymbols(worker).find((s) => s.description === 'Piscina.kWorkerData');
+  const tasks =
+    record && (worker as unknown as Record<symbol, { taskInfos?: Map<unknown, unknown> }>)[record];
+  return tasks?.taskInfos?.size ?? worker.currentUsage;
+}
+
 class Generation {
   piscina: Piscina | null = null;
   inFlight = 0;
@@ -229,6 +268,7 @@ export class WorkerPool {
       minThreads: s.minThreads,
       maxThreads: s.maxThreads,
       concurrentTasksPerWorker: s.concurrentTasksPerWorker,
+      loadBalancer: sharedThreadBalancer(s.concurrentTasksPerWorker),
       idleTimeout: s.idleTimeoutMs,
       // admission (tryReserve) bounds the queue; Piscina's own limit would only duplicate it
       maxQueue: Number.POSITIVE_INFINITY,

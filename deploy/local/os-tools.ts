@@ -1,5 +1,5 @@
 /** Small OS helpers for the stack manager: running commands, probing ports and processes. */
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 
@@ -19,6 +19,20 @@ export function run(
   const r = spawnSync(cmd, args, { encoding: 'utf8', env: options.env ?? process.env, cwd: options.cwd });
   if (r.error) return { status: 127, stdout: '', stderr: r.error.message };
   return { status: r.status ?? 1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+/**
+ * `run` without blocking the event loop: for probes polled while the same process serves traffic (a test or a
+ * chaos harness restarting a node next to a running engine), where a blocked main thread would delay answers.
+ */
+export function runAsync(cmd: string, args: readonly string[]): Promise<RunResult> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { encoding: 'utf8' }, (err, stdout, stderr) => {
+      const code = (err as (NodeJS.ErrnoException & { code?: unknown }) | null)?.code;
+      if (err && typeof code === 'string') resolve({ status: 127, stdout: '', stderr: err.message });
+      else resolve({ status: typeof code === 'number' ? code : 0, stdout, stderr });
+    });
+  });
 }
 
 export function which(binary: string): string | undefined {

@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { StackErrors } from './errors.ts';
-import { livePidFrom, pidAlive, portBindable, portOpen, run, waitFor } from './os-tools.ts';
+import { livePidFrom, pidAlive, portBindable, portOpen, runAsync, waitFor } from './os-tools.ts';
 import type { ServerStatus, StackServer } from './server.ts';
 
 export const CLUSTER_MASTERS = 3;
@@ -90,9 +90,9 @@ export class RedisCluster implements StackServer {
       missing.push(port);
     }
     for (const port of missing) await this.#startNode(port);
-    const infos = this.ports.map((p) => this.info(p));
+    const infos = await Promise.all(this.ports.map((p) => this.info(p)));
     if (infos.every((i) => i.cluster_slots_assigned === '0' && i.cluster_known_nodes === '1')) {
-      this.#create();
+      await this.#create();
     } else if (infos.some((i) => i.cluster_slots_assigned !== '16384')) {
       // Some node knows slots, another does not: a creation interrupted half-way or nodes of another cluster.
       const state = infos
@@ -110,25 +110,25 @@ export class RedisCluster implements StackServer {
   }
 
   /** Every node sees the whole cluster ok, and each of the 3 masters has a replica whose link is up. */
-  #ready(): boolean {
+  async #ready(): Promise<boolean> {
     for (const p of this.ports) {
-      const i = this.info(p);
+      const i = await this.info(p);
       if (i.cluster_state !== 'ok' || i.cluster_known_nodes !== String(CLUSTER_NODES)) return false;
     }
-    const nodes = this.#cli(this.basePort, ['CLUSTER', 'NODES']) ?? '';
+    const nodes = (await this.#cli(this.basePort, ['CLUSTER', 'NODES'])) ?? '';
     const replicaPorts = nodes
       .split('\n')
       .map((line) => line.split(' '))
       .filter((f) => f[2]?.split(',').includes('slave') && f[3] !== '-' && f[7] === 'connected')
       .map((f) => Number(f[1]?.split(/[:@]/)[1]));
     if (replicaPorts.length !== CLUSTER_MASTERS) return false;
-    return replicaPorts.every((p) =>
-      (this.#cli(p, ['INFO', 'replication']) ?? '').includes('master_link_status:up'),
-    );
+    const links = await Promise.all(replicaPorts.map((p) => this.#cli(p, ['INFO', 'replication'])));
+    return links.every((text) => (text ?? '').includes('master_link_status:up'));
   }
 
-  #cli(port: number, args: readonly string[]): string | undefined {
-    const r = run(this.bins.redisCli, ['-h', '127.0.0.1', '-p', String(port), ...args]);
+  /** Probes run without blocking: a process may poll the cluster while it serves traffic on it. */
+  async #cli(port: number, args: readonly string[]): Promise<string | undefined> {
+    const r = await runAsync(this.bins.redisCli, ['-h', '127.0.0.1', '-p', String(port), ...args]);
     return r.status === 0 ? r.stdout : undefined;
   }
 
@@ -148,7 +148,7 @@ export class RedisCluster implements StackServer {
     const dir = this.#dir(port);
     mkdirSync(dir, { recursive: true });
     const log = join(dir, 'redis.log');
-    const r = run(this.bins.redisServer, [
+    const r = await runAsync(this.bins.redisServer, [
       '--port',
       String(port),
       '--bind',
@@ -185,11 +185,11 @@ export class RedisCluster implements StackServer {
     await waitFor(`Redis Cluster node on port ${port} (log: ${log})`, () => portOpen(port), 15_000);
   }
 
-  #create(): void {
+  async #create(): Promise<void> {
     this.options.log?.(
       `creating Redis Cluster: ${CLUSTER_MASTERS} masters + ${CLUSTER_MASTERS} replicas on ports ${this.basePort}-${this.basePort + CLUSTER_NODES - 1}`,
     );
-    const r = run(this.bins.redisCli, [
+    const r = await runAsync(this.bins.redisCli, [
       '--cluster',
       'create',
       ...this.ports.map((p) => `127.0.0.1:${p}`),
@@ -205,8 +205,8 @@ export class RedisCluster implements StackServer {
   }
 
   /** CLUSTER INFO of the node on `port` (empty when it does not answer). */
-  info(port: number): ClusterInfo {
-    const text = this.#cli(port, ['CLUSTER', 'INFO']);
+  async info(port: number): Promise<ClusterInfo> {
+    const text = await this.#cli(port, ['CLUSTER', 'INFO']);
     if (text === undefined) return {};
     const out: Record<string, string> = {};
     for (const line of text.split(/\r?\n/)) {
@@ -236,7 +236,7 @@ export class RedisCluster implements StackServer {
     );
     const up = alive.filter(Boolean).length;
     if (up === 0) return { name: this.name, running: false };
-    const state = this.info(this.ports[alive.indexOf(true)]!).cluster_state ?? 'unknown';
+    const state = (await this.info(this.ports[alive.indexOf(true)]!)).cluster_state ?? 'unknown';
     return {
       name: this.name,
       running: up === CLUSTER_NODES && state === 'ok',

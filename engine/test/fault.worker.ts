@@ -7,9 +7,10 @@
  *   hang*         the task never answers (the engine's task timeout must fire)
  */
 import { unpackMessage } from '../codec.ts';
-import flashSaleBatch from '../workers/flash-sale.worker.ts';
+import flashSaleWorker from '../workers/flash-sale.worker.ts';
 
-export default async function faultyBatch(task: Uint8Array): Promise<unknown> {
+async function faultyBatch(task: Uint8Array): Promise<unknown> {
+  const flashSaleBatch = await flashSaleWorker;
   const user = String(unpackMessage(task)[3]);
   if (user.startsWith('crashbefore')) process.exit(1);
   if (user.startsWith('throw')) throw new Error('injected failure');
@@ -20,3 +21,5 @@ export default async function faultyBatch(task: Uint8Array): Promise<unknown> {
   }
   return flashSaleBatch(task);
 }
+
+export default flashSaleWorker.then(() => faultyBatch);

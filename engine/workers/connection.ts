@@ -1,6 +1,7 @@
 /**
- * A worker's own Redis connection to its cell's shard, opened once when the worker thread loads, with
- * auto-pipelining so the Lua calls of concurrent tasks share writes. It lives as long as the thread.
+ * A worker's own Redis connection to its cell's shard, opened once when the worker thread loads (before it
+ * takes tasks), with auto-pipelining so the Lua calls of concurrent tasks share writes. It lives as long as
+ * the thread.
  */
 import type { Cluster, Redis } from 'ioredis';
 import { cellMaster, openShardRedis, type RedisEndpoint } from '../../cells/index.ts';
@@ -15,6 +16,26 @@ export interface EngineWorkerData {
   readonly redis: RedisEndpoint;
   /** Cluster shards: WAIT for this many replicas after each write batch (see EngineOptions.replicaWait). */
   readonly replicaWait?: { readonly replicas: number; readonly timeoutMs: number };
+  /** How long a task may wait on Redis before it answers retry itself (see withinBudget). */
+  readonly budgetMs: number;
+}
+
+/**
+ * Settles like `work`, unless `budgetMs` passes first: then rejects, so the task answers TRANSIENT (callers get
+ * `retry`, which their idempotency keys make safe even if the work lands later). Without it a call that keeps
+ * retrying a dead node (a cluster master until its replica takes over) ran into the pool's task timeout, which
+ * ends the whole thread: every batch sharing it failed, and the replacement took seconds to start.
+ */
+export function withinBudget<T>(work: Promise<T>, budgetMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`Redis did not answer within the task's budget of ${budgetMs} ms`)),
+      budgetMs,
+    );
+  });
+  work.catch(() => {}); // a late failure of abandoned work is nobody's to handle
+  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -35,7 +56,29 @@ export async function waitForReplicas(
   return Number(await node.wait(wait.replicas, wait.timeoutMs));
 }
 
-export function openCellScripts(data: EngineWorkerData): TitanScripts {
+/**
+ * How long a starting worker waits for its connection before it takes tasks. Piscina hands a thread tasks only
+ * once its module has loaded, so a thread added under load does not take purchases it cannot run yet (a Redis
+ * Cluster client first reads the slot map and connects to every master; on a busy machine that took seconds).
+ * If the shard stays unreachable the thread starts anyway and its tasks fail fast as `redis_unavailable`.
+ */
+export const CONNECT_WAIT_MS = 2000;
+
+function connected(client: RedisClient, withinMs: number): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      client.off('ready', done);
+      resolve();
+    };
+    const timer = setTimeout(done, withinMs);
+    client.once('ready', done);
+  });
+}
+
+/** The worker's scripts on its cell's shard, once the connection is ready (or CONNECT_WAIT_MS has passed). */
+export async function openCellScripts(data: EngineWorkerData): Promise<TitanScripts> {
   const client =
     'cluster' in data.redis
       ? openShardRedis(data.redis, {
@@ -45,6 +88,7 @@ export function openCellScripts(data: EngineWorkerData): TitanScripts {
       : createRedis(data.redis.url, { maxRetriesPerRequest: 1 });
   // errors surface through the commands of the task that meets them; the listener keeps them off stderr
   client.on('error', () => {});
+  await connected(client, CONNECT_WAIT_MS);
   return createScripts(client);
 }
 

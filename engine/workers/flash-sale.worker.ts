@@ -6,6 +6,7 @@
  */
 import { move, workerData } from 'piscina';
 import { saleCellKeys } from '../../lua/keys.ts';
+import type { TitanScripts } from '../../lua/loader.ts';
 import { clockMs, packMessage, ReplyCode, unpackMessage } from '../codec.ts';
 import {
   type EngineWorkerData,
@@ -13,36 +14,48 @@ import {
   nowMicros,
   openCellScripts,
   waitForReplicas,
+  withinBudget,
 } from './connection.ts';
 
 const data = workerData as EngineWorkerData;
-const scripts = openCellScripts(data);
+let scripts: TitanScripts;
 
-export default async function flashSaleBatch(task: Uint8Array): Promise<ReturnType<typeof move>> {
+/** The batch's one script call, then (cluster shards) its WAIT: the replies, or a throw when unconfirmed. */
+async function purchase(saleId: string, argv: (string | number)[]): Promise<string[]> {
+  const k = saleCellKeys(data.cell, saleId);
+  const results = (await scripts.evalRaw(
+    'flash-sale-purchase',
+    [k.sale, k.users, k.reservations, k.expiry, k.outbox, k.seq],
+    argv,
+  )) as string[];
+  const wait = data.replicaWait;
+  if (wait && (await waitForReplicas(scripts.redis, data.cell, wait)) < wait.replicas) {
+    // Applied on the master but not yet on a replica: a failover now could drop it, so nobody is told
+    // "reserved". The callers retry with their keys; the replay answers from the record if it survived.
+    throw new Error(
+      `WAIT: fewer than ${wait.replicas} replicas confirmed the batch within ${wait.timeoutMs} ms`,
+    );
+  }
+  return results;
+}
+
+async function flashSaleBatch(task: Uint8Array): Promise<ReturnType<typeof move>> {
   const startedAt = clockMs();
   const t0 = performance.now();
   const argv = unpackMessage(task) as (string | number)[];
-  const saleId = argv[0] as string;
   argv[1] = Math.floor(startedAt);
-  const k = saleCellKeys(data.cell, saleId);
   let reply: unknown[];
   try {
-    const results = (await scripts.evalRaw(
-      'flash-sale-purchase',
-      [k.sale, k.users, k.reservations, k.expiry, k.outbox, k.seq],
-      argv,
-    )) as string[];
-    const wait = data.replicaWait;
-    if (wait && (await waitForReplicas(scripts.redis, data.cell, wait)) < wait.replicas) {
-      // Applied on the master but not yet on a replica: a failover now could drop it, so nobody is told
-      // "reserved". The callers retry with their keys; the replay answers from the record if it survived.
-      throw new Error(
-        `WAIT: fewer than ${wait.replicas} replicas confirmed the batch within ${wait.timeoutMs} ms`,
-      );
-    }
+    const results = await withinBudget(purchase(argv[0] as string, argv), data.budgetMs);
     reply = [ReplyCode.OK, startedAt, nowMicros(t0), 1, ...results];
   } catch (err) {
     reply = failureReply(err, startedAt, t0, 1);
   }
   return move(packMessage(reply));
 }
+
+/** Piscina awaits a default export that is a promise: the thread takes tasks once its connection is ready. */
+export default openCellScripts(data).then((opened) => {
+  scripts = opened;
+  return flashSaleBatch;
+});

@@ -5,7 +5,7 @@
  * `pools.fraud` thresholds when the batch was formed). The main thread validated every request.
  */
 import { move, workerData } from 'piscina';
-import { decodeFraudVelocity, fraudVelocityCall } from '../../lua/loader.ts';
+import { decodeFraudVelocity, fraudVelocityCall, type TitanScripts } from '../../lua/loader.ts';
 import {
   clockMs,
   encodeFraudScore,
@@ -19,14 +19,20 @@ import {
   unpackMessage,
 } from '../codec.ts';
 import { defaultFraudModel, type FraudInput, type FraudRequest, isSmallAmount } from '../fraud/index.ts';
-import { type EngineWorkerData, failureReply, nowMicros, openCellScripts } from './connection.ts';
+import {
+  type EngineWorkerData,
+  failureReply,
+  nowMicros,
+  openCellScripts,
+  withinBudget,
+} from './connection.ts';
 
 const data = workerData as EngineWorkerData;
-const scripts = openCellScripts(data);
+let scripts: TitanScripts;
 // loaded and validated once per thread; the model is not re-entrant, and a worker scores one batch at a time
 const model = defaultFraudModel();
 
-export default async function fraudBatch(task: Uint8Array): Promise<ReturnType<typeof move>> {
+async function fraudBatch(task: Uint8Array): Promise<ReturnType<typeof move>> {
   const startedAt = clockMs();
   const t0 = performance.now();
   const msg = unpackMessage(task);
@@ -49,7 +55,10 @@ export default async function fraudBatch(task: Uint8Array): Promise<ReturnType<t
   try {
     const { keys, args } = fraudVelocityCall(data.cell, Math.floor(startedAt), attempts);
     luaCalls = 1;
-    const flat = (await scripts.evalRaw('fraud-velocity', keys, args)) as number[];
+    const flat = (await withinBudget(
+      scripts.evalRaw('fraud-velocity', keys, args),
+      data.budgetMs,
+    )) as number[];
     const velocity = decodeFraudVelocity(flat);
     const inputs: FraudInput[] = new Array(n);
     for (let i = 0; i < n; i++) inputs[i] = { request: requests[i]!, velocity: velocity[i]! };
@@ -62,3 +71,9 @@ export default async function fraudBatch(task: Uint8Array): Promise<ReturnType<t
   }
   return move(packMessage(reply));
 }
+
+/** Piscina awaits a default export that is a promise: the thread takes tasks once its connection is ready. */
+export default openCellScripts(data).then((opened) => {
+  scripts = opened;
+  return fraudBatch;
+});

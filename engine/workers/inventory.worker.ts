@@ -4,7 +4,7 @@
  * auto-pipelining sends them in one write. Per operation, the reply holds [0, result] or [1, code, message].
  */
 import { move, workerData } from 'piscina';
-import type { CartItem } from '../../lua/loader.ts';
+import type { CartItem, TitanScripts } from '../../lua/loader.ts';
 import { isTitanError } from '../../services/kit/errors.ts';
 import {
   clockMs,
@@ -15,10 +15,16 @@ import {
   TASK_HEADER,
   unpackMessage,
 } from '../codec.ts';
-import { type EngineWorkerData, failureReply, nowMicros, openCellScripts } from './connection.ts';
+import {
+  type EngineWorkerData,
+  failureReply,
+  nowMicros,
+  openCellScripts,
+  withinBudget,
+} from './connection.ts';
 
 const data = workerData as EngineWorkerData;
-const scripts = openCellScripts(data);
+let scripts: TitanScripts;
 
 function itemsOf(flat: readonly (string | number)[]): CartItem[] {
   const items: CartItem[] = [];
@@ -36,7 +42,7 @@ function runOne(op: number, holdId: string, ttlMs: number, items: unknown, now: 
   return scripts.cartRelease({ cell, holdId, now });
 }
 
-export default async function inventoryBatch(task: Uint8Array): Promise<ReturnType<typeof move>> {
+async function inventoryBatch(task: Uint8Array): Promise<ReturnType<typeof move>> {
   const startedAt = clockMs();
   const t0 = performance.now();
   const msg = unpackMessage(task);
@@ -47,7 +53,12 @@ export default async function inventoryBatch(task: Uint8Array): Promise<ReturnTy
     const b = TASK_HEADER + i * STRIDE;
     calls[i] = runOne(msg[b] as number, msg[b + 1] as string, msg[b + 2] as number, msg[b + 3], now);
   }
-  const settled = await Promise.allSettled(calls);
+  let settled: PromiseSettledResult<unknown>[];
+  try {
+    settled = await withinBudget(Promise.allSettled(calls), data.budgetMs);
+  } catch (err) {
+    return move(packMessage(failureReply(err, startedAt, t0, n)));
+  }
   const reply: unknown[] = [ReplyCode.OK, startedAt, 0, n];
   for (const s of settled) {
     if (s.status === 'fulfilled') {
@@ -66,3 +77,9 @@ export default async function inventoryBatch(task: Uint8Array): Promise<ReturnTy
   reply[2] = nowMicros(t0);
   return move(packMessage(reply));
 }
+
+/** Piscina awaits a default export that is a promise: the thread takes tasks once its connection is ready. */
+export default openCellScripts(data).then((opened) => {
+  scripts = opened;
+  return inventoryBatch;
+});
