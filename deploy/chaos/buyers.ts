@@ -24,7 +24,12 @@ export interface Bucket {
   failed: number;
   /** Failed tries answered 503 CELL_UNAVAILABLE. */
   unavailable: number;
-  /** Failed tries answered 503 with a code (CELL_UNAVAILABLE, BUSY, ...): the answers a fault may give. */
+  /**
+   * Failed tries answered 503 BUSY `quota_refill`: the buyer's cell ran out of quota while stock remains
+   * elsewhere and the rebalancer is moving some (the sale's allocation at work, not a fault's symptom).
+   */
+  refill: number;
+  /** Failed tries answered 503 with a code (CELL_UNAVAILABLE, BUSY, ...) and Retry-After: what a fault may answer. */
   coded503: number;
 }
 
@@ -38,6 +43,8 @@ export interface LoadOutcome {
   /** Final answers by code (`200`, `SOLD_OUT`, `LIMIT_REACHED`, ...) and failed tries by code. */
   finals: Record<string, number>;
   retries: Record<string, number>;
+  /** Retried answers by `code:reason` where the answer gave a reason (BUSY: quota_refill, queue_full, ...). */
+  retryReasons: Record<string, number>;
   /** Per group, answers per BUCKET_MS since `startedAt`. */
   timeline: Map<string, Bucket[]>;
   startedAt: number;
@@ -77,7 +84,7 @@ function bucketOf(timeline: Map<string, Bucket[]>, group: string, t: number): Bu
   }
   const i = Math.floor(t / BUCKET_MS);
   for (let k = series.length; k <= i; k++)
-    series.push({ final: 0, ok: 0, failed: 0, unavailable: 0, coded503: 0 });
+    series.push({ final: 0, ok: 0, failed: 0, unavailable: 0, refill: 0, coded503: 0 });
   return series[i]!;
 }
 
@@ -97,6 +104,7 @@ export function startLoad(plan: LoadPlan): RunningLoad {
     acknowledged: [],
     finals: {},
     retries: {},
+    retryReasons: {},
     timeline: new Map(),
     startedAt,
     durationMs: 0,
@@ -119,7 +127,8 @@ export function startLoad(plan: LoadPlan): RunningLoad {
     for (let tries = 0; ; tries++) {
       let status = 0;
       let code = 'CONNECTION_ERROR';
-      let body: { reservationId?: string; qty?: number; code?: string } = {};
+      let body: { reservationId?: string; qty?: number; code?: string; reason?: string } = {};
+      let retryAfter = false;
       try {
         const r = await request(`${plan.base}/v1/flash-sales/${plan.saleId}/purchase`, {
           method: 'POST',
@@ -134,6 +143,7 @@ export function startLoad(plan: LoadPlan): RunningLoad {
           bodyTimeout: 15_000,
         });
         status = r.statusCode;
+        retryAfter = r.headers['retry-after'] !== undefined;
         const text = await r.body.text();
         body = text ? JSON.parse(text) : {};
         code = status === 200 ? '200' : (body.code ?? `HTTP_${status}`);
@@ -155,8 +165,13 @@ export function startLoad(plan: LoadPlan): RunningLoad {
       }
       b.failed++;
       if (code === 'CELL_UNAVAILABLE') b.unavailable++;
-      if (status === 503 && body.code) b.coded503++;
+      if (body.reason === 'quota_refill') b.refill++;
+      if (status === 503 && body.code && retryAfter) b.coded503++;
       out.retries[code] = (out.retries[code] ?? 0) + 1;
+      if (body.reason) {
+        const why = `${code}:${body.reason}`;
+        out.retryReasons[why] = (out.retryReasons[why] ?? 0) + 1;
+      }
       if (Date.now() > giveUp) {
         out.abandoned++;
         return;

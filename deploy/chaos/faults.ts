@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { OPERATOR, ROOT } from '../../native-bench/lib/stack.ts';
 import { portOpen, waitFor } from '../local/os-tools.ts';
 import { waitForRelay } from './checks.ts';
-import type { AppendFsync, ChaosRig, Shard } from './rig.ts';
+import type { AppendFsync, ChaosRig, ClusterShard, Shard } from './rig.ts';
 
 const execFileAsync = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -150,4 +150,34 @@ export async function stopShardThenFailover(
 export async function restoreShard(shard: Shard): Promise<void> {
   await shard.server.start();
   await waitFor('the shard to answer', async () => (await shard.client.ping().catch(() => '')) === 'PONG');
+}
+
+/**
+ * kill -9 the master on `port` of a cluster shard; once its replica serves the slot of `probeCell` (one of the
+ * master's cells), the killed node is started again, as an orchestrator would, and rejoins as the new master's
+ * replica. Over when that replica is in sync: until then the promoted master has no replica, so with WAIT on
+ * (the default) its cells cannot confirm a purchase and answer coded 503s (README, Running on many machines).
+ */
+export async function killClusterMaster(
+  shard: ClusterShard,
+  port: number,
+  probeCell: number,
+  clock: () => number,
+): Promise<FaultWindow> {
+  const pid = shard.cluster.pidOf(port);
+  if (pid === undefined) throw new Error(`no cluster node runs on port ${port}`);
+  const startMs = clock();
+  process.kill(pid, 'SIGKILL');
+  await waitFor(
+    'the replica to take over',
+    async () => (await shard.masterPortOf(probeCell).catch(() => port)) !== port,
+    30_000,
+  );
+  const tookOverAt = clock();
+  await shard.cluster.start();
+  return {
+    startMs,
+    endMs: clock(),
+    notes: { shard: shard.id, killedPort: port, takeoverMs: tookOverAt - startMs },
+  };
 }

@@ -16,7 +16,7 @@ export function faultTable(results: readonly ScenarioResult[]): string {
       `| ${r.scenario} | ${n(r.attempts)} | ${n(r.acknowledged)} | ${n(r.answered)} | ${c.oversold} | ${c.usersAboveLimit} | ${c.acknowledgedLost} | ${c.eventsMissing} / ${c.eventsDuplicated} | ${c.ledgerBalanced ? 'balanced' : 'NOT balanced'} | ${r.recoveryMs === null ? 'not recovered' : `${n(r.recoveryMs)} ms`} | ${r.passed ? 'held' : `FAILED: ${r.failures.slice(0, 3).join('; ')}`} |`,
     );
   }
-  const blast = results.find((r) => r.blast)?.blast;
+  const blast = results.find((r) => r.scenario === 'shard-failover')?.blast;
   if (blast) {
     rows.push(
       '',
@@ -26,6 +26,18 @@ export function faultTable(results: readonly ScenarioResult[]): string {
         `the other buyers' final-answer rate was ${pct(blast.othersRateBefore)} before and ${pct(blast.othersRateDuring)} during the outage; ` +
         `after \`titan cells failover\` the affected buyers' rate was ${pct(blast.affectedRateAfter)} (served by the backup cells). ` +
         `Buyers holding more than the per-user limit over their failed cell and its backup: ${blast.usersAboveLimitAcrossFailover}.`,
+    );
+  }
+  const master = results.find((r) => r.scenario === 'cluster-master-kill');
+  if (master?.blast) {
+    const b = master.blast;
+    rows.push(
+      '',
+      `Redis Cluster master killed behind the edge: ${pct(b.affectedUserShare)} of buyers live in its cells; its replica took over in ` +
+        `${n(Number(master.fault.notes.takeoverMs))} ms and the killed node was back as a replica ${n(master.fault.endMs - master.fault.startMs)} ms after the kill ` +
+        `(${pct(b.affectedCoded503Share)} of the affected buyers' failed tries were coded 503s with Retry-After; their rate afterwards ${pct(b.affectedRateAfter)}); ` +
+        `the other buyers got ${n(b.othersFailedDuring)} fault answers during the outage (rate ${pct(b.othersRateBefore)} before, ${pct(b.othersRateDuring)} during), ` +
+        `and ${n(b.othersRefillsDuring)} BUSY quota_refill while the failed cells' backlog drew on the pool.`,
     );
   }
   const relay = results.find((r) => r.scenario === 'relay-kill');

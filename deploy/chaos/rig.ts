@@ -4,23 +4,28 @@
  * - PostgreSQL and a "shared" Redis (auth's rate limits, the Redis Streams bus) come from the bench stack
  *   (its own servers, or the test stack's when given `external` URLs).
  * - Two hot-path shards, each its own `redis-server` with AOF (fsync policy per run) on free ports, so a
- *   fault can kill -9 or stop one without touching anything else.
+ *   fault can kill -9 or stop one without touching anything else. With `clusterShard`, the second shard is
+ *   a Redis Cluster of its own instead (3 masters + 3 replicas), for master kills behind the edge.
  * - A cell map of `cells` cells spread over the two shards (each cell backed by a cell on the other shard).
  * - Processes: auth, flash-sale (control plane + sweeper), the events relay, and the edge supervisor with
  *   two edge processes sharing the port (`TITAN_CHAOS_HOOKS=1`: SIGUSR2 kills a worker thread).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import { type Cluster, Redis } from 'ioredis';
 import {
   type CellMap,
   generateMap,
   LOCAL_CELL_MAP_PATH,
   loadCellMap,
+  openShardRedis,
+  type RedisEndpoint,
   serializeCellMap,
+  slotOf,
 } from '../../cells/index.ts';
 import { type BenchProcess, BenchStack, OPERATOR } from '../../native-bench/lib/stack.ts';
-import { childPidsRunning, freePort, waitFor } from '../local/os-tools.ts';
+import { childPidsRunning, freePort, freePortBlock, waitFor } from '../local/os-tools.ts';
+import { CLUSTER_BUS_OFFSET, CLUSTER_NODES, RedisCluster } from '../local/redis-cluster.ts';
 import { RedisServer } from '../local/redis-server.ts';
 import { ensureSystemPackages } from '../local/system-packages.ts';
 
@@ -32,6 +37,8 @@ export interface ChaosRigOptions {
   external?: { redisUrl: string; databaseUrl: string };
   cells: number;
   appendFsync: AppendFsync;
+  /** Shard s1 is a Redis Cluster (3 masters + 3 replicas) instead of a single server. */
+  clusterShard?: boolean;
   log: (msg: string) => void;
 }
 
@@ -54,11 +61,41 @@ export class Shard {
   get url(): string {
     return this.server.url;
   }
+  get endpoint(): RedisEndpoint {
+    return { url: this.server.url };
+  }
 }
+
+/** A shard that is a Redis Cluster of its own: faults kill one of its masters. */
+export class ClusterShard {
+  readonly client: Cluster;
+  constructor(
+    readonly id: string,
+    readonly cluster: RedisCluster,
+  ) {
+    // The options the platform's shard clients use, with a longer command timeout: the checks read a lot.
+    this.client = openShardRedis(this.endpoint, { redis: { commandTimeout: 10_000 } }) as Cluster;
+    this.client.on('error', () => {});
+  }
+  get endpoint(): RedisEndpoint {
+    return { cluster: this.cluster.seeds() };
+  }
+
+  /** The port of the master serving cell `cell`'s hash tag, as the cluster itself reports it now. */
+  async masterPortOf(cell: number): Promise<number> {
+    const slot = slotOf(`c${cell}`);
+    const ranges = await this.client.cluster('SLOTS');
+    const owner = ranges.find(([from, to]) => slot >= from && slot <= to)?.[2];
+    if (!owner) throw new Error(`no master serves slot ${slot} of cell ${cell}`);
+    return Number(owner[1]);
+  }
+}
+
+export type RigShard = Shard | ClusterShard;
 
 export class ChaosRig {
   readonly stack: BenchStack;
-  readonly shards: Shard[] = [];
+  readonly shards: RigShard[] = [];
   map!: CellMap;
   shared!: Redis;
   operatorToken = '';
@@ -99,8 +136,20 @@ export class ChaosRig {
     await this.stack.start(false);
     this.shared = new Redis(this.stack.redisUrl, { maxRetriesPerRequest: 2 });
     this.shared.on('error', () => {});
-    const binary = ensureSystemPackages({ kafka: false, log: o.log }).redisServer;
+    const bins = ensureSystemPackages({ kafka: false, log: o.log });
+    const binary = bins.redisServer;
     for (const id of ['s0', 's1']) {
+      if (id === 's1' && o.clusterShard) {
+        const dir = join(o.dataDir, 'shards', id);
+        const base = await freePortBlock(CLUSTER_NODES, { alsoOffsets: [CLUSTER_BUS_OFFSET] });
+        const cluster = new RedisCluster({ redisServer: binary, redisCli: bins.redisCli }, dir, base, {
+          appendFsync: o.appendFsync,
+          log: o.log,
+        });
+        await cluster.start();
+        this.shards.push(new ClusterShard(id, cluster));
+        continue;
+      }
       const port = await freePort();
       const dir = join(o.dataDir, 'shards', id);
       mkdirSync(dir, { recursive: true });
@@ -124,7 +173,7 @@ export class ChaosRig {
         inventory: { ...pools.inventory },
         fraud: { ...pools.fraud },
       },
-      redis: (i) => ({ url: this.shards[i]!.url }),
+      redis: (i) => this.shards[i]!.endpoint,
       postgres: () => this.stack.databaseUrl,
     });
     writeFileSync(this.stack.mapFile, serializeCellMap(this.map));
@@ -169,7 +218,7 @@ export class ChaosRig {
     return this.map.cells.filter((c) => c.shard === shard).map((c) => c.id);
   }
 
-  shardOfCell(cell: number): Shard {
+  shardOfCell(cell: number): RigShard {
     const id = this.map.cells.find((c) => c.id === cell)?.shard;
     const shard = this.shards.find((s) => s.id === id);
     if (!shard) throw new Error(`no shard for cell ${cell}`);
@@ -187,7 +236,7 @@ export class ChaosRig {
     this.shared?.disconnect();
     for (const s of this.shards) {
       s.client.disconnect();
-      await s.server.stop().catch(() => {});
+      await (s instanceof Shard ? s.server : s.cluster).stop().catch(() => {});
     }
   }
 }

@@ -22,6 +22,7 @@ const CLUSTER_FAILOVER = 'cluster-failover';
 
 import { type AppendFsync, ChaosRig } from './rig.ts';
 import {
+  CLUSTER_RIG_SCENARIOS,
   measureAofThroughput,
   runScenario,
   SCENARIOS,
@@ -64,10 +65,24 @@ export interface ChaosRunOptions {
 }
 
 export async function runFaultScenarios(o: ChaosRunOptions): Promise<ScenarioResult[]> {
+  const onSingleShards = o.scenarios.filter((s) => !CLUSTER_RIG_SCENARIOS.includes(s));
+  const onClusterShard = o.scenarios.filter((s) => CLUSTER_RIG_SCENARIOS.includes(s));
+  const results: ScenarioResult[] = [];
+  if (onSingleShards.length) results.push(...(await onRig(o, onSingleShards, false)));
+  if (onClusterShard.length) results.push(...(await onRig(o, onClusterShard, true)));
+  return results;
+}
+
+async function onRig(
+  o: ChaosRunOptions,
+  scenarios: readonly ScenarioName[],
+  clusterShard: boolean,
+): Promise<ScenarioResult[]> {
   const rig = await ChaosRig.start({
-    dataDir: o.dataDir,
-    cells: 4,
+    dataDir: clusterShard ? join(o.dataDir, 'cluster-rig') : o.dataDir,
+    cells: clusterShard ? 6 : 4,
     appendFsync: 'everysec',
+    ...(clusterShard ? { clusterShard } : {}),
     log: o.log,
     ...(o.external ? { external: o.external } : {}),
   });
@@ -80,13 +95,13 @@ export async function runFaultScenarios(o: ChaosRunOptions): Promise<ScenarioRes
       log: o.log,
     });
     let aof: Record<AppendFsync, number> | undefined;
-    if (o.scenarios.some((s) => s.startsWith('redis-restart'))) {
+    if (scenarios.some((s) => s.startsWith('redis-restart'))) {
       aof = await measureAofThroughput(rig, users, o.size.throughputAttempts);
       o.log(`purchases/s by AOF fsync policy: ${JSON.stringify(aof)}`);
     }
     const results: ScenarioResult[] = [];
     // The failover leaves cells down in the map: it runs last.
-    const ordered = [...o.scenarios].sort((a, b) => SCENARIOS.indexOf(a) - SCENARIOS.indexOf(b));
+    const ordered = [...scenarios].sort((a, b) => SCENARIOS.indexOf(a) - SCENARIOS.indexOf(b));
     for (const s of ordered) {
       const r = await runScenario(rig, s, users, o.size, o.log, aof);
       o.log(`${s}: finals ${JSON.stringify(r.finals)} retried ${JSON.stringify(r.retries)}`);

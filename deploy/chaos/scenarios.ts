@@ -11,13 +11,14 @@ import { type CheckResult, checkSale } from './checks.ts';
 import {
   crashRestartShard,
   type FaultWindow,
+  killClusterMaster,
   killEdge,
   killRelay,
   killWorkers,
   restoreShard,
   stopShardThenFailover,
 } from './faults.ts';
-import type { AppendFsync, ChaosRig } from './rig.ts';
+import { type AppendFsync, type ChaosRig, ClusterShard, type RigShard, Shard } from './rig.ts';
 
 export const SCENARIOS = [
   'worker-kill',
@@ -26,8 +27,11 @@ export const SCENARIOS = [
   'redis-restart-always',
   'relay-kill',
   'shard-failover',
+  'cluster-master-kill',
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
+/** Scenarios that need the rig's second shard to be a Redis Cluster (ChaosRigOptions.clusterShard). */
+export const CLUSTER_RIG_SCENARIOS: readonly ScenarioName[] = ['cluster-master-kill'];
 
 export interface ScenarioSize {
   /** Buyers (each makes `attemptsPerUser` purchases of one unit, each with its own key). */
@@ -55,13 +59,15 @@ export interface ScenarioResult {
   acknowledged: number;
   finals: Record<string, number>;
   retries: Record<string, number>;
+  /** Retried answers by `code:reason`, where the answer gave one. */
+  retryReasons: Record<string, number>;
   /** redis-restart-* only: unpaced purchases answered per second with the scenario's fsync policy. */
   throughput?: number;
   /** ms from the end of the fault until the answers were back to normal; null if the run ended first. */
   recoveryMs: number | null;
   fault: FaultWindow;
   check: CheckResult;
-  /** shard-failover only: how the outage was confined. */
+  /** shard-failover and cluster-master-kill: how the outage was confined. */
   blast?: {
     affectedUserShare: number;
     /** ms from stopping the shard to the first 503 CELL_UNAVAILABLE (the edge's shard health check). */
@@ -70,9 +76,16 @@ export interface ScenarioResult {
     affectedUnavailableShare: number;
     /** Among their failed tries during the whole outage: share answered with a coded 503 (never a bare 5xx). */
     affectedCoded503Share: number;
-    /** Other users' final-answer rate (final answers / tries) before and during the outage. */
+    /**
+     * Other users' final-answer rate before and during the outage: final answers / tries, leaving out the
+     * tries answered BUSY quota_refill (the rebalancer's allocation; counted in othersRefillsDuring).
+     */
     othersRateBefore: number;
     othersRateDuring: number;
+    /** Other users' tries answered with a retry other than quota_refill (503, 429, ...) during the outage. */
+    othersFailedDuring: number;
+    /** Other users' tries answered BUSY quota_refill during the outage. */
+    othersRefillsDuring: number;
     /** Affected users' final-answer rate after the failover. */
     affectedRateAfter: number;
     /** Users of the failed-over cells holding more than the limit over both cells (see README, Limits). */
@@ -103,16 +116,24 @@ function finalRate(series: Bucket[] | undefined, fromMs: number, toMs: number): 
   return tries === 0 ? 1 : final / tries;
 }
 
+/** finalRate without the tries answered BUSY quota_refill: how a fault, not the sale's allocation, was felt. */
+function faultFreeRate(series: Bucket[] | undefined, fromMs: number, toMs: number): number {
+  const final = sum(series, fromMs, toMs, (b) => b.final);
+  const tries = final + sum(series, fromMs, toMs, (b) => b.failed - b.refill);
+  return tries === 0 ? 1 : final / tries;
+}
+
 function merged(outcome: LoadOutcome): Bucket[] {
   const out: Bucket[] = [];
   for (const series of outcome.timeline.values()) {
     series.forEach((b, i) => {
-      if (!out[i]) out[i] = { final: 0, ok: 0, failed: 0, unavailable: 0, coded503: 0 };
+      if (!out[i]) out[i] = { final: 0, ok: 0, failed: 0, unavailable: 0, refill: 0, coded503: 0 };
       const m = out[i]!;
       m.final += b.final;
       m.ok += b.ok;
       m.failed += b.failed;
       m.unavailable += b.unavailable;
+      m.refill += b.refill;
       m.coded503 += b.coded503;
     });
   }
@@ -196,7 +217,7 @@ export async function runScenario(
   const stock = Math.max(1, Math.floor(attempts * size.stockFraction));
   const buyers = users.slice(0, size.users);
   const policy: AppendFsync = scenario === 'redis-restart-always' ? 'always' : 'everysec';
-  for (const s of rig.shards) await s.client.config('SET', 'appendfsync', policy);
+  for (const s of singleShards(rig)) await s.client.config('SET', 'appendfsync', policy);
   const throughput = scenario.startsWith('redis-restart') ? aofThroughput?.[policy] : undefined;
   const saleId = await createSale(rig.edgeUrl, rig.operatorToken, {
     stock,
@@ -204,12 +225,19 @@ export async function runScenario(
     title: `chaos ${scenario}`,
   });
   const router = new CellRouter(rig.map);
-  // The shard to stop is the one NOT holding the sale's pool: the pool's shard is the one dependency every
-  // cell shares for top-ups (README, Limits), so stopping it is a different experiment.
-  const poolShard = rig.shardOfCell(router.cellOf(saleId));
+  // The shard to stop (the master to kill) is one NOT holding the sale's pool: the pool's shard is the one
+  // dependency every cell shares for top-ups (README, Limits), so failing it is a different experiment.
+  const poolCell = router.cellOf(saleId);
+  const poolShard = rig.shardOfCell(poolCell);
   const failShard = rig.shards.find((s) => s !== poolShard)!;
-  const affectedCells = new Set(rig.cellsOn(failShard.id));
+  const victim = scenario === 'cluster-master-kill' ? await clusterVictim(rig, poolCell) : undefined;
+  const affectedCells = new Set(victim?.cells ?? rig.cellsOn(failShard.id));
   const affected = (u: number) => affectedCells.has(router.route(buyers[u]!.userId));
+  const blastScenario = scenario === 'shard-failover' || scenario === 'cluster-master-kill';
+  // The cluster rig's first run: its edge processes start their worker threads on first use (a dozen each,
+  // seconds on a loaded 2-core machine). Warm them on a sale of their own, so the rates before the fault
+  // are the platform's, not its start-up's.
+  if (scenario === 'cluster-master-kill') await measureThroughput(rig, buyers, 600, 'warm-up');
   log(
     `${scenario}: sale ${saleId}, ${attempts} attempts by ${buyers.length} buyers at ${size.ratePerSecond}/s, stock ${stock}`,
   );
@@ -221,9 +249,7 @@ export async function runScenario(
     connections: size.connections,
     ratePerSecond: size.ratePerSecond,
     keyPrefix: `chaos-${scenario}-${Date.now().toString(36)}`,
-    ...(scenario === 'shard-failover'
-      ? { groupOf: (u: number) => (affected(u) ? 'affected' : 'other') }
-      : {}),
+    ...(blastScenario ? { groupOf: (u: number) => (affected(u) ? 'affected' : 'other') } : {}),
   });
   await load.reached(size.faultAt);
   let fault: FaultWindow;
@@ -236,18 +262,21 @@ export async function runScenario(
       break;
     case 'redis-restart-everysec':
     case 'redis-restart-always':
-      fault = await crashRestartShard(poolShard, load.now, policy);
+      fault = await crashRestartShard(single(poolShard), load.now, policy);
       break;
     case 'relay-kill':
       fault = await killRelay(rig, load.now);
       break;
     case 'shard-failover':
-      fault = await stopShardThenFailover(rig, failShard, load.now, size.outageMs);
+      fault = await stopShardThenFailover(rig, single(failShard), load.now, size.outageMs);
+      break;
+    case 'cluster-master-kill':
+      fault = await killClusterMaster(victim!.shard, victim!.port, victim!.cells[0]!, load.now);
       break;
   }
   log(`${scenario}: fault from ${fault.startMs} ms to ${fault.endMs} ms ${JSON.stringify(fault.notes)}`);
   const outcome = await load.done;
-  if (scenario === 'shard-failover') await restoreShard(failShard);
+  if (scenario === 'shard-failover') await restoreShard(single(failShard));
   const check = await checkSale(rig, {
     saleId,
     stock,
@@ -264,6 +293,7 @@ export async function runScenario(
     acknowledged: outcome.acknowledged.length,
     finals: outcome.finals,
     retries: outcome.retries,
+    retryReasons: outcome.retryReasons,
     ...(throughput === undefined ? {} : { throughput }),
     recoveryMs: recoveryMs(all, fault),
     fault,
@@ -271,8 +301,13 @@ export async function runScenario(
     passed: true,
     failures: [],
   };
-  if (scenario === 'shard-failover') {
-    const failoverAt = Number(fault.notes.failoverAtMs);
+  if (blastScenario) {
+    // The outage: until the operator's failover (a stopped shard), or until the promoted replica serves and
+    // the edge follows it (a killed cluster master).
+    const failoverAt =
+      scenario === 'shard-failover'
+        ? Number(fault.notes.failoverAtMs)
+        : fault.endMs + (result.recoveryMs ?? outcome.durationMs);
     const a = outcome.timeline.get('affected');
     const o = outcome.timeline.get('other');
     const first = a?.findIndex((b, i) => i * BUCKET_MS >= fault.startMs && b.unavailable > 0) ?? -1;
@@ -288,14 +323,64 @@ export async function runScenario(
           : sum(a, detectedAt ?? failoverAt, failoverAt, (b) => b.unavailable) / triesAfterDetection,
       affectedCoded503Share:
         failedDuring === 0 ? 1 : sum(a, fault.startMs, failoverAt, (b) => b.coded503) / failedDuring,
-      othersRateBefore: finalRate(o, 0, fault.startMs),
-      othersRateDuring: finalRate(o, fault.startMs, failoverAt),
+      othersRateBefore: faultFreeRate(o, 0, fault.startMs),
+      othersRateDuring: faultFreeRate(o, fault.startMs, failoverAt),
+      othersFailedDuring: sum(o, fault.startMs, failoverAt, (b) => b.failed - b.refill),
+      othersRefillsDuring: sum(o, fault.startMs, failoverAt, (b) => b.refill),
       affectedRateAfter: finalRate(a, fault.endMs + (result.recoveryMs ?? 0), outcome.durationMs),
       usersAboveLimitAcrossFailover: check.usersAboveLimit,
     };
   }
   judge(result);
+  if (!result.passed || blastScenario)
+    log(`${scenario}: answers per second, final/failed:\n${timelineText(outcome)}`);
   return result;
+}
+
+/** Per group, one `final/failed` pair per second: what a failed run is read from. */
+function timelineText(outcome: LoadOutcome): string {
+  const lines: string[] = [];
+  for (const [group, series] of outcome.timeline) {
+    const seconds: string[] = [];
+    const per = Math.round(1000 / BUCKET_MS);
+    for (let i = 0; i < series.length; i += per) {
+      const chunk = series.slice(i, i + per);
+      seconds.push(`${chunk.reduce((a, b) => a + b.final, 0)}/${chunk.reduce((a, b) => a + b.failed, 0)}`);
+    }
+    lines.push(`  ${group}: ${seconds.join(' ')}`);
+  }
+  return lines.join('\n');
+}
+
+function single(shard: RigShard): Shard {
+  if (shard instanceof Shard) return shard;
+  throw new Error(`shard ${shard.id} is a Redis Cluster: this fault needs a single-server shard`);
+}
+
+function singleShards(rig: ChaosRig): Shard[] {
+  return rig.shards.filter((s): s is Shard => s instanceof Shard);
+}
+
+/**
+ * The master to kill for cluster-master-kill: on the rig's cluster shard, the master serving the most of its
+ * cells, other than the one serving the sale's pool.
+ */
+async function clusterVictim(
+  rig: ChaosRig,
+  poolCell: number,
+): Promise<{ shard: ClusterShard; port: number; cells: number[] }> {
+  const shard = rig.shards.find((s): s is ClusterShard => s instanceof ClusterShard);
+  if (!shard) throw new Error('cluster-master-kill needs a rig whose shard s1 is a Redis Cluster');
+  const poolPort = rig.shardOfCell(poolCell) === shard ? await shard.masterPortOf(poolCell) : undefined;
+  const byPort = new Map<number, number[]>();
+  for (const cell of rig.cellsOn(shard.id)) {
+    const port = await shard.masterPortOf(cell);
+    if (port !== poolPort) byPort.set(port, [...(byPort.get(port) ?? []), cell]);
+  }
+  const [port, cells] = [...byPort].sort((a, b) => b[1].length - a[1].length)[0] ?? [];
+  if (port === undefined || !cells)
+    throw new Error('no master of the cluster shard serves a cell without the pool');
+  return { shard, port, cells };
 }
 
 function judge(r: ScenarioResult): void {
@@ -316,8 +401,10 @@ function judge(r: ScenarioResult): void {
   if (r.scenario !== 'shard-failover' && c.usersAboveLimit !== 0)
     fail(`${c.usersAboveLimit} users above the limit`);
   if (r.blast) {
-    if (r.blast.affectedUnavailableShare < 0.9)
+    if (r.scenario === 'shard-failover' && r.blast.affectedUnavailableShare < 0.9)
       fail('users of the stopped shard were not answered CELL_UNAVAILABLE');
+    if (r.blast.affectedCoded503Share < 1)
+      fail('some failed tries of the affected users were not coded 503s');
     if (r.blast.othersRateDuring < r.blast.othersRateBefore - 0.02)
       fail('other users were hurt by the outage');
     if (r.blast.affectedRateAfter < 0.95) fail('the failed-over users were not served by the backup');

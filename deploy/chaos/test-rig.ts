@@ -21,7 +21,8 @@ export interface TestRig {
   run(scenario: ScenarioName): Promise<ScenarioResult>;
 }
 
-export function useChaosRig(): TestRig {
+/** `clusterShard`: shard s1 is a Redis Cluster (6 cells then, so that a master's cells are not all the pool's). */
+export function useChaosRig(options: { clusterShard?: boolean } = {}): TestRig {
   let db: TestDatabase;
   let dir: string;
   const log = process.env.TITAN_TEST_LOG_LEVEL ? (m: string) => console.error(`[chaos] ${m}`) : () => {};
@@ -31,7 +32,11 @@ export function useChaosRig(): TestRig {
     async run(scenario) {
       const r = await runScenario(t.rig, scenario, t.users, SHORT, log);
       const c = r.check;
-      assert.deepEqual(r.failures, [], `${scenario}: ${r.failures.join('; ')}`);
+      assert.deepEqual(
+        r.failures,
+        [],
+        `${scenario}: ${r.failures.join('; ')} ${JSON.stringify({ retries: r.retryReasons, blast: r.blast, fault: r.fault })}`,
+      );
       assert.equal(c.oversold, 0);
       assert.equal(c.acknowledgedLost, 0);
       assert.equal(c.eventsMissing, 0);
@@ -49,8 +54,9 @@ export function useChaosRig(): TestRig {
     dir = mkdtempSync(join(tmpdir(), 'titan-chaos-test-'));
     t.rig = await ChaosRig.start({
       dataDir: dir,
-      cells: 4,
+      cells: options.clusterShard ? 6 : 4,
       appendFsync: 'everysec',
+      ...(options.clusterShard ? { clusterShard: true } : {}),
       log,
       external: { redisUrl: stackSetting('TITAN_REDIS_URL'), databaseUrl: db.url },
     });

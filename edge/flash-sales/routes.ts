@@ -63,8 +63,16 @@ const ReservationParams = Type.Object({
 });
 const STATES: Record<string, string> = { R: 'reserved', C: 'committed', X: 'released', E: 'expired' };
 
-function busy(retryAfterMs: number): never {
-  throw PurchaseErrors.BUSY(undefined, { retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)) });
+/**
+ * 503 BUSY with Retry-After. `reason` says why (clients retry all alike; operators read it): `quota_refill` (the
+ * cell's quota ran out while stock remains elsewhere), `queue_full` (the cell's worker pool is saturated), or the
+ * engine's retry reason (`redis_unavailable`, `timeout`, `worker_crashed`, ...).
+ */
+function busy(retryAfterMs: number, reason: string): never {
+  throw PurchaseErrors.BUSY(undefined, {
+    retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)),
+    reason,
+  });
 }
 
 export function registerFlashSaleRoutes(deps: FlashSaleRouteDeps): void {
@@ -223,7 +231,7 @@ function answer(
     case 'sold_out':
       // The cell's quota ran out while other cells or the pool still hold stock: the rebalancer is
       // moving some here, so the honest answer is "retry", not "sold out".
-      if (outcome.status !== 'duplicate' && remaining > 0) busy(500);
+      if (outcome.status !== 'duplicate' && remaining > 0) busy(500, 'quota_refill');
       throw PurchaseErrors.SOLD_OUT();
     case 'limit_reached':
       throw PurchaseErrors.LIMIT_REACHED();
@@ -234,7 +242,8 @@ function answer(
     case 'key_reused':
       throw PurchaseErrors.IDEMPOTENCY_KEY_REUSED();
     case 'busy':
+      return busy(o.retryAfterMs, 'queue_full');
     case 'retry':
-      busy(o.retryAfterMs);
+      return busy(o.retryAfterMs, o.reason);
   }
 }

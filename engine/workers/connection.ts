@@ -8,6 +8,7 @@ import { cellMaster, openShardRedis, type RedisEndpoint } from '../../cells/inde
 import { createScripts, type RedisClient, type TitanScripts } from '../../lua/loader.ts';
 import { isTitanError } from '../../services/kit/errors.ts';
 import { createRedis } from '../../services/kit/redis.ts';
+import { within } from '../../services/kit/within.ts';
 import { ReplyCode } from '../codec.ts';
 
 export interface EngineWorkerData {
@@ -21,21 +22,13 @@ export interface EngineWorkerData {
 }
 
 /**
- * Settles like `work`, unless `budgetMs` passes first: then rejects, so the task answers TRANSIENT (callers get
- * `retry`, which their idempotency keys make safe even if the work lands later). Without it a call that keeps
- * retrying a dead node (a cluster master until its replica takes over) ran into the pool's task timeout, which
- * ends the whole thread: every batch sharing it failed, and the replacement took seconds to start.
+ * `work` bounded by the task's budget: past it, the task answers TRANSIENT (callers get `retry`, which their
+ * idempotency keys make safe even if the work lands later). Without it a call that keeps retrying a dead node
+ * (a cluster master until its replica takes over) ran into the pool's task timeout, which ends the whole
+ * thread: every batch sharing it failed, and the replacement took seconds to start.
  */
 export function withinBudget<T>(work: Promise<T>, budgetMs: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`Redis did not answer within the task's budget of ${budgetMs} ms`)),
-      budgetMs,
-    );
-  });
-  work.catch(() => {}); // a late failure of abandoned work is nobody's to handle
-  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
+  return within(work, budgetMs, `Redis did not answer within the task's budget of ${budgetMs} ms`);
 }
 
 /**

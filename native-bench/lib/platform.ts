@@ -41,14 +41,14 @@ let saleSeq = 0;
 export async function createSale(
   edgeUrl: string,
   operatorToken: string,
-  input: { stock: number; perUserLimit: number; title: string },
+  input: { stock: number; perUserLimit: number; title: string; sku?: string },
 ): Promise<string> {
   const now = Date.now();
   const r = await call('POST', `${edgeUrl}/v1/admin/flash-sales`, {
     token: operatorToken,
     key: `bench-sale-${process.pid}-${now}-${++saleSeq}`,
     body: {
-      sku: 'BENCH-PHONE-1',
+      sku: input.sku ?? 'BENCH-PHONE-1',
       title: input.title,
       priceMinor: 19_900,
       currency: 'EUR',

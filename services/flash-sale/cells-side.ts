@@ -8,6 +8,7 @@ import { configureSaleCell, createSale } from '../../lua/admin.ts';
 import { saleCellKeys, salePoolKeys } from '../../lua/keys.ts';
 import type { QuotaSide, TitanScripts } from '../../lua/loader.ts';
 import { recoverTransfers, transferQuota } from '../../lua/quota-transfer.ts';
+import { within } from '../kit/index.ts';
 import { initialSplit, type Transfer } from './domain/quota.ts';
 import type { Sale } from './domain/sale.ts';
 
@@ -32,6 +33,9 @@ export interface Ledger {
   /** sold + reserved + quotas + pool == stock, every part read (after pending transfers were recovered). */
   balanced: boolean;
 }
+
+/** How long a ledger read waits for one cell (or the pool) before counting it unavailable; see `ledger`. */
+export const LEDGER_READ_TIMEOUT_MS = 5000;
 
 export class CellsSide {
   constructor(
@@ -165,11 +169,13 @@ export class CellsSide {
   }
 
   /**
-   * The sale's ledger. A cell (or the pool) whose shard cannot be read is listed in `unavailable` instead
-   * of failing the whole read: the control plane goes on serving and rebalancing the other cells while a
-   * shard is down. The ledger only counts as balanced when every part was read.
+   * The sale's ledger. A cell (or the pool) whose shard cannot be read within `readTimeoutMs` is listed in
+   * `unavailable` instead of failing the whole read: the control plane goes on serving and rebalancing the
+   * other cells while a shard (or a cluster master, before its health ping notices) is down. The control step
+   * reads with a short timeout, so one silent master cannot hold up every cell's top-ups. The ledger only
+   * counts as balanced when every part was read.
    */
-  async ledger(sale: Sale): Promise<Ledger> {
+  async ledger(sale: Sale, readTimeoutMs = LEDGER_READ_TIMEOUT_MS): Promise<Ledger> {
     const r = this.router();
     const pk = salePoolKeys(sale.id);
     const cells: Record<number, CellLedger> = {};
@@ -178,15 +184,18 @@ export class CellsSide {
     let reserved = 0;
     let quotas = 0;
     const down = () => Promise.reject(new Error('shard down'));
+    const bounded = <T>(read: Promise<T>) => within(read, readTimeoutMs, 'ledger read timed out');
     const [poolRead, ...cellReads] = await Promise.allSettled([
       this.#up(this.#homeCell(sale.id))
-        ? this.#resolver(sale.id)('pool').redis.hget(pk.pool, 'pool')
+        ? bounded(this.#resolver(sale.id)('pool').redis.hget(pk.pool, 'pool'))
         : down(),
       ...r.cells.map((cell) =>
         this.#up(cell)
-          ? this.shards
-              .clientFor(r, cell)
-              .hmget(saleCellKeys(String(cell), sale.id).sale, 'q', 'r', 's', 'so')
+          ? bounded(
+              this.shards
+                .clientFor(r, cell)
+                .hmget(saleCellKeys(String(cell), sale.id).sale, 'q', 'r', 's', 'so'),
+            )
           : down(),
       ),
     ]);

@@ -45,6 +45,13 @@ export const DEFAULT_CONTROL: ControlSettings = {
 
 const LEADER_LOCK = 0x66736c65; // 'fsle'
 
+/**
+ * A control step's ledger read waits this long per cell: a cell that does not answer is left out of that
+ * step (not topped up, counted unavailable) rather than delaying every other cell's top-up. Operators' ledger
+ * reads wait longer (CellsSide's default).
+ */
+const STEP_READ_TIMEOUT_MS = 750;
+
 export class ControlLoop {
   readonly #snapshots = new Map<string, SaleSnapshot>();
   readonly #demandSeen = new Map<string, Map<number, number>>();
@@ -118,7 +125,7 @@ export class ControlLoop {
   }
 
   async #refresh(sale: Sale, ledger?: Ledger): Promise<Ledger> {
-    const l = ledger ?? (await this.cells.ledger(sale));
+    const l = ledger ?? (await this.cells.ledger(sale, STEP_READ_TIMEOUT_MS));
     const remaining = l.pool + l.quotas;
     this.#snapshots.set(sale.id, {
       id: sale.id,

@@ -43,3 +43,4 @@ export {
   type Metrics,
 } from './metrics.ts';
 export { createRedis, type Redis } from './redis.ts';
+export { within } from './within.ts';

@@ -361,7 +361,10 @@ export class HttpServer {
     return this.#errorReply(HttpErrors.INTERNAL());
   }
 
-  /** `{code, message}`; an error whose details carry `retryAfterSeconds` also gets a Retry-After header. */
+  /**
+   * `{code, message}`, plus `reason` when the details carry one (a machine-readable why for a retriable answer);
+   * an error whose details carry `retryAfterSeconds` also gets a Retry-After header.
+   */
   #errorReply(
     err: {
       status: number;
@@ -376,9 +379,13 @@ export class HttpServer {
       typeof wait === 'number'
         ? { ...headers, 'retry-after': String(Math.max(1, Math.ceil(wait))) }
         : headers;
+    const reason = err.details?.reason;
     return {
       status: err.status,
-      body: { code: err.code, message: err.message },
+      body:
+        typeof reason === 'string'
+          ? { code: err.code, message: err.message, reason }
+          : { code: err.code, message: err.message },
       ...(all ? { headers: all } : {}),
     };
   }
