@@ -151,6 +151,15 @@ export class Engine {
   #closing: Promise<void> | null = null;
 
   constructor(options: EngineOptions) {
+    const wait = options.replicaWait ?? DEFAULT_REPLICA_WAIT;
+    const budget = taskBudgetMs(options.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS);
+    if (wait.replicas > 0 && wait.timeoutMs >= budget) {
+      // Every batch that waited its full WAIT timeout would be answered retry before WAIT could answer.
+      throw EngineErrors.ENGINE_BAD_REQUEST(
+        `the WAIT timeout (${wait.timeoutMs} ms) must be below a worker's budget per task, half the task timeout (${budget} ms)`,
+        { waitTimeoutMs: wait.timeoutMs, budgetMs: budget },
+      );
+    }
     this.#options = options;
     this.#router = options.map instanceof CellRouter ? options.map : new CellRouter(options.map);
     this.#logger = options.logger;

@@ -75,13 +75,24 @@ export async function openCellScripts(data: EngineWorkerData): Promise<TitanScri
   const client =
     'cluster' in data.redis
       ? openShardRedis(data.redis, {
-          redis: { maxRetriesPerRequest: 1 },
+          // WAIT must end on the server before the client gives up on it: a timed-out WAIT would leave the
+          // connection blocked under the next batch's script.
+          redis: {
+            maxRetriesPerRequest: 1,
+            ...(data.replicaWait ? { commandTimeout: data.replicaWait.timeoutMs + 1000 } : {}),
+          },
           cluster: { enableAutoPipelining: true },
         })
       : createRedis(data.redis.url, { maxRetriesPerRequest: 1 });
   // errors surface through the commands of the task that meets them; the listener keeps them off stderr
   client.on('error', () => {});
   await connected(client, CONNECT_WAIT_MS);
+  // From here on a cluster client never holds a command while it reconnects (a whole-cluster reconnect, seen
+  // on a loaded machine, takes seconds): the command fails at once and its batch answers retry. A held command
+  // would run whenever the client was back, long after its batch was answered, possibly after its buyers'
+  // retries had been answered for good: a unit reserved for a key nobody asks about again. (A single
+  // server's client queues until its one reconnect attempt fails; maxRetriesPerRequest bounds that.)
+  if (client.isCluster) client.options.enableOfflineQueue = false;
   return createScripts(client);
 }
 

@@ -152,9 +152,19 @@ export class KafkaBus implements EventBus {
       await consumer.disconnect();
       this.#subs.delete(sub);
     });
+    // What the consumer went through while joining, for the error if it never joins.
+    const seen: string[] = [];
+    consumer.on(consumer.events.CRASH, (e) => seen.push(`crash: ${e.payload.error.message}`));
+    consumer.on(consumer.events.REQUEST_TIMEOUT, (e) => seen.push(`request timeout: ${e.payload.apiName}`));
+    consumer.on(consumer.events.REBALANCING, () => seen.push('rebalancing'));
     const joined = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(EventErrors.BUS_TIMEOUT(`group ${options.group} not joined in time`)),
+        () =>
+          reject(
+            EventErrors.BUS_TIMEOUT(
+              `group ${options.group} not joined in time${seen.length ? ` (${seen.slice(-5).join('; ')})` : ''}`,
+            ),
+          ),
         o.joinTimeoutMs ?? 60_000,
       );
       consumer.on(consumer.events.GROUP_JOIN, () => {
