@@ -97,6 +97,9 @@ export async function clusterFailoverRun(
     taskTimeoutMs: 3000,
   });
   const saleId = `cf${Date.now().toString(36)}${options.wait ? 'w' : 'n'}`;
+  // Set when the run fails part-way: the buyers' loops stop before the engine closes under them.
+  let stopped = false;
+  let load: Promise<unknown> = Promise.resolve();
   try {
     await openSale(client, map, saleId);
     const victimPort = await masterPortOfSlot(client, slotOf('c0'));
@@ -134,14 +137,14 @@ export async function clusterFailoverRun(
     const end = started + options.seconds * 1000;
     let seq = 0;
     const loop = async () => {
-      while (Date.now() < end) {
+      while (Date.now() < end && !stopped) {
         const n = ++seq;
         const cell = n % CELLS;
         const userId = `u${n % 5000}`;
         const key = `${saleId}-${n}`;
         attempts++;
         // An attempt retries until answered, but never past 30 s after the load's end (then it counts as unanswered).
-        while (Date.now() < end + 30_000) {
+        while (Date.now() < end + 30_000 && !stopped) {
           const sentAt = Date.now();
           const out = await engine.flashSale(cell, {
             saleId,
@@ -170,7 +173,7 @@ export async function clusterFailoverRun(
         }
       }
     };
-    const load = Promise.all(Array.from({ length: options.concurrency }, loop));
+    load = Promise.all(Array.from({ length: options.concurrency }, loop));
     await new Promise((r) => setTimeout(r, options.seconds * 400));
     acksBeforeKill = acks.length;
     const pid = cluster.server.pidOf(victimPort);
@@ -211,6 +214,8 @@ export async function clusterFailoverRun(
       failedCellAnswers,
     };
   } finally {
+    stopped = true;
+    await load.catch(() => {});
     await engine.close();
     client.disconnect();
   }

@@ -86,7 +86,7 @@ export interface ScenarioResult {
     othersFailedDuring: number;
     /** Other users' tries answered BUSY quota_refill during the outage. */
     othersRefillsDuring: number;
-    /** Affected users' final-answer rate after the failover. */
+    /** Affected users' final-answer rate after the failover (quota_refill answers left out, as above). */
     affectedRateAfter: number;
     /** Users of the failed-over cells holding more than the limit over both cells (see README, Limits). */
     usersAboveLimitAcrossFailover: number;
@@ -327,7 +327,7 @@ export async function runScenario(
       othersRateDuring: faultFreeRate(o, fault.startMs, failoverAt),
       othersFailedDuring: sum(o, fault.startMs, failoverAt, (b) => b.failed - b.refill),
       othersRefillsDuring: sum(o, fault.startMs, failoverAt, (b) => b.refill),
-      affectedRateAfter: finalRate(a, fault.endMs + (result.recoveryMs ?? 0), outcome.durationMs),
+      affectedRateAfter: faultFreeRate(a, fault.endMs + (result.recoveryMs ?? 0), outcome.durationMs),
       usersAboveLimitAcrossFailover: check.usersAboveLimit,
     };
   }
@@ -407,7 +407,12 @@ function judge(r: ScenarioResult): void {
       fail('some failed tries of the affected users were not coded 503s');
     if (r.blast.othersRateDuring < r.blast.othersRateBefore - 0.02)
       fail('other users were hurt by the outage');
-    if (r.blast.affectedRateAfter < 0.95) fail('the failed-over users were not served by the backup');
+    if (r.blast.affectedRateAfter < 0.95)
+      fail(
+        r.scenario === 'shard-failover'
+          ? 'the failed-over users were not served by the backup'
+          : "the killed master's users were not served again by its replica",
+      );
   }
   for (const p of c.problems) r.failures.push(p);
 }

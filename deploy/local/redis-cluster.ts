@@ -93,8 +93,10 @@ export class RedisCluster implements StackServer {
     const infos = await Promise.all(this.ports.map((p) => this.info(p)));
     if (infos.every((i) => i.cluster_slots_assigned === '0' && i.cluster_known_nodes === '1')) {
       await this.#create();
-    } else if (infos.some((i) => i.cluster_slots_assigned !== '16384')) {
-      // Some node knows slots, another does not: a creation interrupted half-way or nodes of another cluster.
+    } else if (!infos.some((i) => i.cluster_slots_assigned === '16384')) {
+      // Some node knows slots but none knows them all: a creation interrupted half-way or nodes of another
+      // cluster. (A node just restarted into a formed cluster may answer before it has caught up: the wait
+      // below covers it.)
       const state = infos
         .map((i, n) => `${this.ports[n]}: ${i.cluster_slots_assigned ?? '?'} slots`)
         .join(', ');
