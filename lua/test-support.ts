@@ -245,3 +245,14 @@ export async function startPrivateCluster(): Promise<PrivateCluster> {
     },
   };
 }
+
+/**
+ * The port of the master serving `slot`, as the cluster itself reports it now (CLUSTER SLOTS), not the client's
+ * cached slot map: fault harnesses use it to see a failover happen.
+ */
+export async function masterPortOfSlot(client: Cluster, slot: number): Promise<number> {
+  const ranges = await client.cluster('SLOTS');
+  const owner = ranges.find(([from, to]) => slot >= from && slot <= to)?.[2];
+  if (!owner) throw new Error(`no master serves slot ${slot}`);
+  return Number(owner[1]);
+}

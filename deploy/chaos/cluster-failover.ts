@@ -15,7 +15,7 @@ import { configureSaleCell, createSale } from '../../lua/admin.ts';
 import { saleCellKeys } from '../../lua/keys.ts';
 import { createScripts } from '../../lua/loader.ts';
 import { transferQuota } from '../../lua/quota-transfer.ts';
-import { type PrivateCluster, startPrivateCluster } from '../../lua/test-support.ts';
+import { masterPortOfSlot, type PrivateCluster, startPrivateCluster } from '../../lua/test-support.ts';
 import { createLogger, createMetrics } from '../../services/kit/index.ts';
 import { waitFor } from '../local/os-tools.ts';
 
@@ -38,13 +38,6 @@ export interface ClusterFailoverRun {
 }
 
 const CELLS = 6;
-
-async function masterPortOfSlot(client: Cluster, slot: number): Promise<number> {
-  const ranges = await client.cluster('SLOTS');
-  const owner = ranges.find(([from, to]) => slot >= from && slot <= to)?.[2];
-  if (!owner) throw new Error(`no master for slot ${slot}`);
-  return Number(owner[1]);
-}
 
 async function openSale(client: Cluster, map: CellMap, saleId: string): Promise<void> {
   const scripts = createScripts(client);

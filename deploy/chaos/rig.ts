@@ -23,6 +23,7 @@ import {
   serializeCellMap,
   slotOf,
 } from '../../cells/index.ts';
+import { masterPortOfSlot } from '../../lua/test-support.ts';
 import { type BenchProcess, BenchStack, OPERATOR } from '../../native-bench/lib/stack.ts';
 import { childPidsRunning, freePort, freePortBlock, waitFor } from '../local/os-tools.ts';
 import { CLUSTER_BUS_OFFSET, CLUSTER_NODES, RedisCluster } from '../local/redis-cluster.ts';
@@ -82,12 +83,8 @@ export class ClusterShard {
   }
 
   /** The port of the master serving cell `cell`'s hash tag, as the cluster itself reports it now. */
-  async masterPortOf(cell: number): Promise<number> {
-    const slot = slotOf(`c${cell}`);
-    const ranges = await this.client.cluster('SLOTS');
-    const owner = ranges.find(([from, to]) => slot >= from && slot <= to)?.[2];
-    if (!owner) throw new Error(`no master serves slot ${slot} of cell ${cell}`);
-    return Number(owner[1]);
+  masterPortOf(cell: number): Promise<number> {
+    return masterPortOfSlot(this.client, slotOf(`c${cell}`));
   }
 }
 

@@ -29,7 +29,7 @@ import {
 
 const data = workerData as EngineWorkerData;
 let scripts: TitanScripts;
-// loaded and validated once per thread; the model is not re-entrant, and a worker scores one batch at a time
+// loaded and validated once per thread; scoring is synchronous, so batches sharing the thread never interleave in it
 const model = defaultFraudModel();
 
 async function fraudBatch(task: Uint8Array): Promise<ReturnType<typeof move>> {
