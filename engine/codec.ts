@@ -3,10 +3,11 @@
  * of their own so they can be transferred (msgpackr packs into a shared scratch buffer, and transferring or
  * structured-cloning a view of it would move or copy the whole scratch buffer).
  *
- * Task:  [batchKey, now, n, ...n * STRIDE request fields]   (the worker sets `now`; flash-sale passes the array
- *        as the script's ARGV as it is: saleId, now, n, then userId, quantity, idempotencyKey, at per request)
+ * Task:  [batchKey, now, n, ...n * STRIDE request fields]   (the worker sets `now`; for flash sales this is the
+ *        purchase script's ARGV layout, lua/flash-sale-purchase.ts, so the worker passes it on as it is)
  * Reply: [code, startedAtMs, runMicros, luaCalls, ...payload]
- *        code OK: one entry per request; REFUSED: [errorCode, message] (the batch was refused as a whole, not
+ *        code OK: the kind's reply (flash sale: the script's `[expiresAt, ...one entry per request]`; the others:
+ *        one entry per request); REFUSED: [errorCode, message] (the batch was refused as a whole, not
  *        retriable); TRANSIENT: [message] (Redis unreachable or similar: retriable, nothing was applied).
  * Fraud: batchKey = the cell's thresholds "<review>|<deny>" (so they travel with the task and a `tune` starts a
  *        new batch); per request the fields are [FraudTuple, 0, 0, 0]; a reply entry is
@@ -15,8 +16,7 @@
 import { Packr } from 'msgpackr';
 import { FRAUD_COUNTERS } from '../lua/loader.ts';
 import type { FraudDecision, FraudReason, FraudRequest, FraudScore, FraudThresholds } from './fraud/index.ts';
-import type { FraudScoredOutcome, PurchaseOutcome, RecordedOutcome } from './outcomes.ts';
-import { ENDED, KEY_REUSED, LIMIT_REACHED, NOT_STARTED, SOLD_OUT } from './outcomes.ts';
+import type { FraudScoredOutcome } from './outcomes.ts';
 
 export const STRIDE = 4;
 export const TASK_HEADER = 3;
@@ -41,31 +41,6 @@ export function unpackMessage(buf: Uint8Array): unknown[] {
 /** Wall-clock milliseconds with sub-millisecond precision, comparable across threads of one process. */
 export function clockMs(): number {
   return performance.timeOrigin + performance.now();
-}
-
-/** Decodes one entry of the purchase script's reply straight into the engine's outcome (see the .lua header). */
-export function decodePurchase(s: string): PurchaseOutcome {
-  switch (s.charCodeAt(0)) {
-    case 82: {
-      // 'R:<rid>:<expiresAt>'
-      const i = s.indexOf(':', 2);
-      return { status: 'reserved', reservationId: s.slice(2, i), expiresAt: Number(s.slice(i + 1)) };
-    }
-    case 83:
-      return SOLD_OUT;
-    case 76:
-      return LIMIT_REACHED;
-    case 78:
-      return NOT_STARTED;
-    case 69:
-      return ENDED;
-    case 68:
-      return { status: 'duplicate', original: decodePurchase(s.slice(1)) as RecordedOutcome };
-    case 77:
-      return KEY_REUSED;
-    default:
-      throw new Error(`unexpected purchase result ${s}`);
-  }
 }
 
 /** A FraudRequest as a fixed-order array: compact on the wire and free of any extra fields the caller had. */

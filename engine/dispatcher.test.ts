@@ -9,7 +9,7 @@ import { busy, retry } from './outcomes.ts';
 
 type Out = { status: string; value?: unknown };
 const codec: BatchCodec<Out> = {
-  decode: (e) => ({ status: 'ok', value: e }),
+  decode: (payload, i) => ({ status: 'ok', value: payload[i] }),
   refused: (code, message) => new Error(`${code} ${message}`),
   busy: (ms) => busy(ms),
   retry: (reason, ms) => retry(reason, ms),
@@ -39,9 +39,9 @@ function echoSink(
       await turn();
       free++;
       if (opts.fail) throw opts.fail;
-      const reply: unknown[] = [0, 0, 0, 1];
-      for (let i = 0; i < n; i++) reply.push(m[TASK_HEADER + i * STRIDE]);
-      return packMessage(reply);
+      const entries: unknown[] = [];
+      for (let i = 0; i < n; i++) entries.push(m[TASK_HEADER + i * STRIDE]);
+      return packMessage([0, 0, 0, 1, entries]);
     },
   };
 }
@@ -100,7 +100,7 @@ describe('dispatcher', () => {
     const sink: BatchSink = {
       tryReserve: () => true,
       retryAfterMs: () => 1,
-      run: async () => packMessage([1, 0, 0, 1, 'LUA_NOT_FOUND', 'sale: no such sale']),
+      run: async () => packMessage([1, 0, 0, 1, ['LUA_NOT_FOUND', 'sale: no such sale']]),
     };
     const d = new Dispatcher(sink, codec, { batchMaxSize: 48, batchMaxWaitMicros: 0 }, { hardMax: 48 });
     const out = await Promise.allSettled([d.submit('s', 1, 1, 'k', 0), d.submit('s', 2, 1, 'k', 0)]);

@@ -30,8 +30,11 @@ export interface BatchObserver {
 }
 
 export interface BatchCodec<Out> {
-  /** Turns one entry of an OK reply into the caller's outcome; may throw to reject that caller alone. */
-  decode(entry: unknown): Out;
+  /**
+   * Turns request `i`'s part of an OK reply's payload into its caller's outcome; may throw to reject that caller
+   * alone. (The payload is the kind's: one entry per request, possibly after values shared by the batch.)
+   */
+  decode(payload: readonly unknown[], i: number): Out;
   /** The error every caller of a batch gets when the script refused the batch as a whole. */
   refused(code: string, message: string): Error;
   busy(retryAfterMs: number): Out;
@@ -200,15 +203,17 @@ export class Dispatcher<Out> {
       this.#observer.reply(submittedAt, r[1] as number, r[2] as number, r[3] as number);
       const code = r[0] as number;
       if (code === ReplyCode.OK) {
+        const payload = r[REPLY_HEADER] as unknown[];
         for (let i = 0; i < resolves.length; i++) {
           try {
-            resolves[i]!(this.#codec.decode(r[REPLY_HEADER + i]));
+            resolves[i]!(this.#codec.decode(payload, i));
           } catch (err) {
             rejects[i]!(err);
           }
         }
       } else if (code === ReplyCode.REFUSED) {
-        const err = this.#codec.refused(String(r[REPLY_HEADER]), String(r[REPLY_HEADER + 1]));
+        const [code, message] = r[REPLY_HEADER] as [string, string];
+        const err = this.#codec.refused(code, message);
         for (let i = 0; i < rejects.length; i++) rejects[i]!(err);
       } else {
         this.#retryAll(b, 'redis_unavailable');

@@ -3,8 +3,9 @@
  * and the largest batch its worker accepts.
  */
 import type { PoolName } from '../cells/index.ts';
-import { MAX_FRAUD_BATCH, MAX_PURCHASE_BATCH } from '../lua/loader.ts';
-import { decodeFraudScore, decodePurchase } from './codec.ts';
+import { decodePurchaseEntry, MAX_PURCHASE_BATCH } from '../lua/flash-sale-purchase.ts';
+import { MAX_FRAUD_BATCH } from '../lua/loader.ts';
+import { decodeFraudScore } from './codec.ts';
 import type { BatchCodec } from './dispatcher.ts';
 import { EngineErrors } from './errors.ts';
 import {
@@ -40,12 +41,12 @@ const shared = {
 
 export const flashSaleCodec: BatchCodec<PurchaseOutcome> = {
   ...shared,
-  decode: (entry) => decodePurchase(entry as string),
+  decode: decodePurchaseEntry,
 };
 
 export const fraudCodec: BatchCodec<FraudOutcome> = {
   ...shared,
-  decode: decodeFraudScore,
+  decode: (payload, i) => decodeFraudScore(payload[i]),
 };
 
 const HOLD_STATES = {
@@ -58,8 +59,8 @@ const HOLD_STATES = {
 /** Inventory outcomes share one dispatcher; each method narrows the union to its own operation's outcomes. */
 export const inventoryCodec: BatchCodec<unknown> = {
   ...shared,
-  decode(entry) {
-    const e = entry as [0, unknown] | [1, string, string];
+  decode(payload, i) {
+    const e = payload[i] as [0, unknown] | [1, string, string];
     if (e[0] === 1) throw scriptError(e[1], e[2]);
     const r = e[1];
     if (typeof r === 'string') return { status: r.toLowerCase() };

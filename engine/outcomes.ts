@@ -2,6 +2,7 @@
  * Typed results the engine returns. Busy and retriable failures are results too, so the edge maps every
  * outcome to a response without try/catch; only caller mistakes are thrown (see errors.ts).
  */
+import type { PurchaseResult, RecordedPurchase } from '../lua/flash-sale-purchase.ts';
 import type { CommitStatus, ReleaseStatus } from '../lua/loader.ts';
 import type { FraudDecision, FraudReason, VelocitySnapshot } from './fraud/index.ts';
 
@@ -19,21 +20,11 @@ export interface RetryOutcome {
   readonly retryAfterMs: number;
 }
 
-/** The answers an idempotency key can have recorded (a DUPLICATE replays one of these). */
-export type RecordedOutcome =
-  | { readonly status: 'reserved'; readonly reservationId: string; readonly expiresAt: number }
-  | { readonly status: 'sold_out' }
-  | { readonly status: 'limit_reached' };
+/** The answers an idempotency key can have recorded (a `duplicate` replays one of these): the script's own. */
+export type RecordedOutcome = RecordedPurchase;
 
-export type PurchaseOutcome =
-  | RecordedOutcome
-  | { readonly status: 'not_started' }
-  | { readonly status: 'ended' }
-  | { readonly status: 'duplicate'; readonly original: RecordedOutcome }
-  /** The idempotency key was first used with another quantity: a different request, refused. */
-  | { readonly status: 'key_reused' }
-  | BusyOutcome
-  | RetryOutcome;
+/** The purchase script's answers (lua/flash-sale-purchase.ts), or the engine's busy / retry. */
+export type PurchaseOutcome = PurchaseResult | BusyOutcome | RetryOutcome;
 
 export interface FlashSaleRequest {
   readonly saleId: string;
@@ -82,12 +73,6 @@ export interface FraudScoredOutcome {
   readonly velocity: VelocitySnapshot;
 }
 export type FraudOutcome = FraudScoredOutcome | BusyOutcome | RetryOutcome;
-
-export const SOLD_OUT: RecordedOutcome = Object.freeze({ status: 'sold_out' });
-export const LIMIT_REACHED: RecordedOutcome = Object.freeze({ status: 'limit_reached' });
-export const NOT_STARTED: PurchaseOutcome = Object.freeze({ status: 'not_started' });
-export const ENDED: PurchaseOutcome = Object.freeze({ status: 'ended' });
-export const KEY_REUSED: PurchaseOutcome = Object.freeze({ status: 'key_reused' });
 
 export function busy(retryAfterMs: number): BusyOutcome {
   return { status: 'busy', retryAfterMs };

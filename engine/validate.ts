@@ -1,9 +1,11 @@
 /**
  * Checks a request on the caller's thread, before it joins a batch: one bad request must be refused alone,
  * not fail the batch it would have joined (the script refuses a whole batch on any bad field).
- * The rules are the loader's (lua/loader.ts); the script checks them again before its first write.
+ * The rules are the scripts' TypeScript modules' (lua/); the scripts check them again before their first write.
  */
+import { checkPurchase as checkPurchaseRules } from '../lua/flash-sale-purchase.ts';
 import { MAX_CART_ITEMS } from '../lua/loader.ts';
+import { isTitanError } from '../services/kit/errors.ts';
 import { type FraudTuple, fraudTuple } from './codec.ts';
 import { EngineErrors } from './errors.ts';
 import { type FraudRequest, type VelocitySnapshot, validateFraudInput } from './fraud/index.ts';
@@ -11,7 +13,6 @@ import type { CartReserveRequest, FlashSaleRequest } from './outcomes.ts';
 
 const IDENT = /^[A-Za-z0-9_.-]{1,64}$/;
 const PRINTABLE = /^[\x21-\x7e]{1,128}$/;
-const MAX_TIME = 1e14;
 
 function bad(field: string, why: string): never {
   throw EngineErrors.ENGINE_BAD_REQUEST(`${field}: ${why}`, { field });
@@ -27,16 +28,15 @@ function int(field: string, v: unknown, lo: number, hi: number): number {
   return v;
 }
 
-/** Validates a purchase; returns its `at` (now when absent). */
+/** Validates a purchase by the script's rules (ENGINE_BAD_REQUEST naming the field); returns its `at`. */
 export function checkPurchase(req: FlashSaleRequest): number {
   if (typeof req !== 'object' || req === null) bad('request', 'must be an object');
-  ident('saleId', req.saleId);
-  ident('userId', req.userId);
-  int('quantity', req.quantity, 1, 999_999);
-  if (typeof req.idempotencyKey !== 'string' || !PRINTABLE.test(req.idempotencyKey)) {
-    bad('idempotencyKey', 'must be 1-128 printable ASCII chars');
+  try {
+    return checkPurchaseRules(req.saleId, req, Date.now()).at;
+  } catch (err) {
+    if (!isTitanError(err)) throw err;
+    throw EngineErrors.ENGINE_BAD_REQUEST(err.message, err.details as Record<string, unknown>);
   }
-  return req.at === undefined ? Date.now() : int('at', req.at, 0, MAX_TIME);
 }
 
 export function checkHoldId(holdId: unknown): string {

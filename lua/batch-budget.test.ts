@@ -40,7 +40,7 @@ async function timeBatches(size: number): Promise<number[]> {
       now: 1_500_000,
       requests,
     });
-    assert.equal(out.filter((r) => r.status === 'RESERVED').length, size);
+    assert.equal(out.filter((r) => r.status === 'reserved').length, size);
     const entries = (await redis.slowlog('GET', 16)) as [number, number, number, string[]][];
     const evalsha = entries.filter((e) => String(e[3][0]).toLowerCase() === 'evalsha');
     assert.equal(evalsha.length, 1);

@@ -1,12 +1,13 @@
 #!lua
 --[[ flash-sale-purchase: one batch of purchase attempts for ONE sale in ONE cell, atomically.
+The TypeScript side of this contract (KEYS, ARGV, reply decoding, record formats) is flash-sale-purchase.ts.
 
 KEYS (all under the cell tag {c<cell>}):
   1 {c}:fs:<sale>     HASH   st/en (window ms, [st, en)), lim (units per user), ttl (reservation ms),
                              q (cell quota left), r (units reserved), s (units sold),
                              so (requests answered SOLD_OUT: unmet demand, read by the rebalancer)
   2 {c}:fs:<sale>:u   HASH   <user> -> units the user holds (reserved + sold)
-                             <user>:<idemKey> -> "<first result>#<quantity>" (result as in the reply)
+                             <user>:<idemKey> -> "<first answer>#<quantity>", answer "R:<rid>:<expiresAt>" or "L"
   3 {c}:fs:<sale>:r   HASH   <rid> -> "<state>|<user>|<qty>|<expiresAt>"  state R (reserved)
   4 {c}:fs:<sale>:x   ZSET   <rid> scored by expiresAt (live reservations only)
   5 {c}:outbox        STREAM reservation.created events
@@ -14,18 +15,18 @@ KEYS (all under the cell tag {c<cell>}):
 ARGV:
   1 saleId   2 now (ms: the reservation expires at now + ttl)   3 n (1..MAX_BATCH)
   then n groups of 4: userId, quantity (1..999999), idempotencyKey, at (request time in ms, checked against the window)
-Per request, in order: window (at < st -> N, at >= en -> E), idempotency key seen (-> "D" .. first result),
+Per request, in order: window (at < st -> N, at >= en -> E), idempotency key seen (-> "D" .. first answer),
   per-user limit (held + qty > lim -> L), stock (q < qty -> S), else reserve everything or nothing.
-Returns: array of n strings, one per request, in order:
-  "R:<rid>:<expiresAt>" reserved | "S" sold out | "L" limit reached | "N" not started | "E" ended
-  | "D" .. <first result of that idempotency key> (only R and L are recorded; S is not, see below)
+Returns: array of 1 + n strings: the batch's expiresAt (now + ttl), then one per request, in order:
+  "R<rid>" reserved (expiring at the batch's expiresAt) | "S" sold out | "L" limit reached | "N" not started
+  | "E" ended | "D" .. <first answer of that idempotency key> ("R:<rid>:<expiresAt>" or "L"; S is not recorded)
   | "M" the key was first used with another quantity (a different request under the same key)
 Error replies (nothing written: every ARGV field is checked before the first write, all writes come last):
   LUA_BAD_ARGUMENT <field>: ...    LUA_BATCH_TOO_LARGE n: ...    LUA_NOT_FOUND sale: ...
 Events: XADD {c}:outbox * reservation.created "<saleId>|<rid>|<userId>|<qty>|<expiresAt>"
   (the field name is the event type; one entry, one field, per reservation).
-Complexity: O(n); per request at most 1 HMGET, per reservation 1 XADD; per batch at most 7 more commands
-  (HMGET + GET of the sale, one HSET each for users / reservations, one ZADD, SET of the counter, HSET of q/r).
+Complexity: O(n); per batch 2 HMGETs (the sale; every user count and idempotency record the batch needs), a GET,
+  and at most 6 writes (users, reservations, expiry index, counter, q/r, so); per reservation one XADD.
 ]]
 local MAX_BATCH = 48
 
@@ -33,13 +34,13 @@ local function bad(field, why)
   return redis.error_reply('LUA_BAD_ARGUMENT ' .. field .. ': ' .. why)
 end
 local function int(v, lo, hi)
-  if not v or #v > 15 or not string.find(v, '^%d+$') then return nil end
+  if #v > 15 or not string.find(v, '^%d+$') then return nil end
   local n = tonumber(v)
   if n < lo or n > hi then return nil end
   return n
 end
 local function ident(v)
-  return #v > 0 and #v <= 64 and not string.find(v, '[^%w_.%-]')
+  return #v <= 64 and string.find(v, '^[%w_.%-]+$') ~= nil
 end
 
 local saleId = ARGV[1]
@@ -57,32 +58,49 @@ local sale = redis.call('HMGET', KEYS[1], 'st', 'en', 'lim', 'ttl', 'q', 'r')
 if not sale[1] then return redis.error_reply('LUA_NOT_FOUND sale: ' .. saleId .. ' is not configured in this cell') end
 local st, en, lim, ttl = tonumber(sale[1]), tonumber(sale[2]), tonumber(sale[3]), tonumber(sale[4])
 local q, r = tonumber(sale[5]), tonumber(sale[6])
+
+-- Pass 1: check every request (a user checked once per batch) and name every field of KEYS[2] the batch reads,
+-- so one HMGET serves the whole batch.
+local fields, slot = {}, {}
+local checked = {}
+for b = 4, 4 * n, 4 do
+  local user, qtyS, key = ARGV[b], ARGV[b + 1], ARGV[b + 2]
+  local i = (b - 4) / 4
+  if not checked[user] then
+    if not ident(user) then return bad('requests[' .. i .. '].userId', 'must be 1-64 chars of [A-Za-z0-9_.-]') end
+    checked[user] = true
+  end
+  if not string.find(qtyS, '^[1-9]%d?%d?%d?%d?%d?$') then
+    return bad('requests[' .. i .. '].quantity', 'must be an integer 1..999999')
+  end
+  if #key > 128 or not string.find(key, '^[%w%p]+$') then
+    return bad('requests[' .. i .. '].idempotencyKey', 'must be 1-128 printable ASCII chars')
+  end
+  local at = int(ARGV[b + 3], 0, 1e14)
+  if not at then return bad('requests[' .. i .. '].at', 'must be an integer ms timestamp') end
+  if at >= st and at < en then
+    local ik = user .. ':' .. key
+    if not slot[user] then fields[#fields + 1] = user; slot[user] = #fields end
+    if not slot[ik] then fields[#fields + 1] = ik; slot[ik] = #fields end
+  end
+end
+local stored = #fields > 0 and redis.call('HMGET', KEYS[2], unpack(fields)) or {}
+
+-- Pass 2: decide in order. `held` and `recorded` are this batch's view of its pending writes, so a user or key
+-- seen twice in one batch is judged on the earlier effect. Every write is collected and issued after the loop:
+-- the users hash, the reservation hash and the expiry index get one command each.
 local seq0 = tonumber(redis.call('GET', KEYS[6]) or '0')
 local seq = seq0
 local exp = now + ttl
 local expS = tostring(exp)
-local out = {}
--- Every write is collected and issued after the loop: an invalid request found mid-batch returns its error
--- before anything was written, and the users hash, the reservation hash and the expiry index get one command
--- each (a command costs ~1-2 us inside a script here, a field ~0.2 us). `held` and `recorded` are this batch's
--- view of those pending writes, so a user or key seen twice in one batch is judged on the earlier effect.
-local uw, rw, xw, ev = {}, {}, {}, {}
+local out = { expS }
+local uw, rw, xw = {}, {}, {}
 local soldOut = 0
 local held, recorded = {}, {}
 
-for b = 3, 4 * n - 1, 4 do
-  local user, qtyS, key, atS = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
-  if not ident(user) then
-    return bad('requests[' .. (b - 3) / 4 .. '].userId', 'must be 1-64 chars of [A-Za-z0-9_.-]')
-  end
-  if not string.find(qtyS, '^[1-9]%d?%d?%d?%d?%d?$') then
-    return bad('requests[' .. (b - 3) / 4 .. '].quantity', 'must be an integer 1..999999')
-  end
-  if #key == 0 or #key > 128 or string.find(key, '[^%w%p]') then
-    return bad('requests[' .. (b - 3) / 4 .. '].idempotencyKey', 'must be 1-128 printable ASCII chars')
-  end
-  local at = int(atS, 0, 1e14)
-  if not at then return bad('requests[' .. (b - 3) / 4 .. '].at', 'must be an integer ms timestamp') end
+for b = 4, 4 * n, 4 do
+  local user, qtyS, key = ARGV[b], ARGV[b + 1], ARGV[b + 2]
+  local at = tonumber(ARGV[b + 3])
   local res
   if at < st then
     res = 'N'
@@ -91,12 +109,7 @@ for b = 3, 4 * n - 1, 4 do
   else
     local ik = user .. ':' .. key
     local first = recorded[ik]
-    local h = held[user]
-    if not first then
-      local got = redis.call('HMGET', KEYS[2], user, ik)
-      first = got[2]
-      if not h then h = tonumber(got[1] or '0') end
-    end
+    if first == nil then first = stored[slot[ik]] end
     if first then
       -- Recorded as "<answer>#<quantity>": the same key with another quantity is another request.
       local hash = string.find(first, '#', 1, true)
@@ -106,9 +119,12 @@ for b = 3, 4 * n - 1, 4 do
         res = 'D' .. (hash and string.sub(first, 1, hash - 1) or first)
       end
     else
+      local h = held[user] or tonumber(stored[slot[user]] or '0')
       local qty = tonumber(qtyS)
+      local answer
       if h + qty > lim then
         res = 'L'
+        answer = 'L'
       elseif q < qty then
         res = 'S'
         soldOut = soldOut + 1
@@ -116,22 +132,23 @@ for b = 3, 4 * n - 1, 4 do
         seq = seq + 1
         q = q - qty
         r = r + qty
-        h = h + qty
-        held[user] = h
+        held[user] = h + qty
         local sid = tostring(seq)
-        res = 'R:' .. sid .. ':' .. expS
+        res = 'R' .. sid
+        answer = 'R:' .. sid .. ':' .. expS
         uw[#uw + 1] = user
-        uw[#uw + 1] = h
+        uw[#uw + 1] = h + qty
         rw[#rw + 1] = sid
         rw[#rw + 1] = 'R|' .. user .. '|' .. qtyS .. '|' .. expS
         xw[#xw + 1] = expS
         xw[#xw + 1] = sid
-        ev[#ev + 1] = saleId .. '|' .. sid .. '|' .. user .. '|' .. qtyS .. '|' .. expS
+        redis.call('XADD', KEYS[5], '*', 'reservation.created',
+          saleId .. '|' .. sid .. '|' .. user .. '|' .. qtyS .. '|' .. expS)
       end
       -- SOLD_OUT is not recorded: it speaks of this cell's quota at this instant, and quota moves
       -- between cells; a client retrying the same key once stock arrived must be able to buy.
-      if res ~= 'S' then
-        recorded[ik] = res .. '#' .. qtyS
+      if answer then
+        recorded[ik] = answer .. '#' .. qtyS
         uw[#uw + 1] = ik
         uw[#uw + 1] = recorded[ik]
       end
@@ -144,7 +161,6 @@ if #uw > 0 then redis.call('HSET', KEYS[2], unpack(uw)) end
 if seq ~= seq0 then
   redis.call('HSET', KEYS[3], unpack(rw))
   redis.call('ZADD', KEYS[4], unpack(xw))
-  for i = 1, #ev do redis.call('XADD', KEYS[5], '*', 'reservation.created', ev[i]) end
   redis.call('SET', KEYS[6], seq)
   redis.call('HSET', KEYS[1], 'q', q, 'r', r)
 end

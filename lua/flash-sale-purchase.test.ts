@@ -36,7 +36,7 @@ describe('flash-sale purchase', () => {
   test('a purchase in the window reserves stock, records reservation + expiry index, and appends one event', async () => {
     const sale = await setupSale(scripts, { initial: 10, quota: 5, perUserLimit: 3, ttlMs: 30_000 });
     const [r] = await buy(sale, [req('alice', 'k1', 2)]);
-    assert.deepEqual(r, { status: 'RESERVED', reservationId: '1', expiresAt: NOW + 30_000 });
+    assert.deepEqual(r, { status: 'reserved', reservationId: '1', expiresAt: NOW + 30_000 });
     const k = saleCellKeys(sale.cell, sale.saleId);
     assert.deepEqual(await redis.hmget(k.sale, 'q', 'r', 's'), ['3', '2', '0']);
     assert.equal(await redis.hget(k.reservations, '1'), `R|alice|2|${NOW + 30_000}`);
@@ -53,13 +53,13 @@ describe('flash-sale purchase', () => {
   test('a replayed idempotency key returns the original answer as DUPLICATE, in one batch and across batches', async () => {
     const sale = await setupSale(scripts, { initial: 10, quota: 10, perUserLimit: 5 });
     const first = await buy(sale, [req('bob', 'same'), req('bob', 'same'), req('bob', 'other')]);
-    const reserved = { status: 'RESERVED', reservationId: '1', expiresAt: NOW + 60_000 } as const;
+    const reserved = { status: 'reserved', reservationId: '1', expiresAt: NOW + 60_000 } as const;
     assert.deepEqual(first[0], reserved);
-    assert.deepEqual(first[1], { status: 'DUPLICATE', original: reserved });
-    assert.equal(first[2]?.status, 'RESERVED');
+    assert.deepEqual(first[1], { status: 'duplicate', original: reserved });
+    assert.equal(first[2]?.status, 'reserved');
     // a replay later (same request) answers the first result, and takes nothing
     const again = await buy(sale, [req('bob', 'same')], NOW + 10);
-    assert.deepEqual(again, [{ status: 'DUPLICATE', original: reserved }]);
+    assert.deepEqual(again, [{ status: 'duplicate', original: reserved }]);
     const k = saleCellKeys(sale.cell, sale.saleId);
     assert.deepEqual(await redis.hmget(k.sale, 'q', 'r'), ['8', '2']);
     assert.equal((await outboxEvents(redis, sale.cell)).length, 2);
@@ -75,9 +75,9 @@ describe('flash-sale purchase', () => {
     ]);
     assert.deepEqual(
       out.map((r) => r.status),
-      ['RESERVED', 'LIMIT_REACHED', 'RESERVED', 'LIMIT_REACHED'],
+      ['reserved', 'limit_reached', 'reserved', 'limit_reached'],
     );
-    assert.deepEqual(await buy(sale, [req('carol', 'e', 1)]), [{ status: 'LIMIT_REACHED' }]);
+    assert.deepEqual(await buy(sale, [req('carol', 'e', 1)]), [{ status: 'limit_reached' }]);
     const k = saleCellKeys(sale.cell, sale.saleId);
     assert.equal(await redis.hget(k.users, 'carol'), '3');
     assert.equal(await redis.hget(k.users, 'dave'), null);
@@ -89,7 +89,7 @@ describe('flash-sale purchase', () => {
     const out = await buy(sale, [req('u1', 'a', 2), req('u2', 'b', 2), req('u3', 'c', 1), req('u4', 'd', 1)]);
     assert.deepEqual(
       out.map((r) => r.status),
-      ['RESERVED', 'SOLD_OUT', 'RESERVED', 'SOLD_OUT'],
+      ['reserved', 'sold_out', 'reserved', 'sold_out'],
     );
     const k = saleCellKeys(sale.cell, sale.saleId);
     assert.deepEqual(await redis.hmget(k.sale, 'q', 'r'), ['0', '3']);
@@ -100,25 +100,25 @@ describe('flash-sale purchase', () => {
   test('the same key with another quantity is KEY_REUSED: a different request, refused, nothing written', async () => {
     const sale = await setupSale(scripts, { initial: 10, quota: 10, perUserLimit: 3 });
     const [first] = await buy(sale, [req('m', 'k', 1)]);
-    assert.equal(first?.status, 'RESERVED');
+    assert.equal(first?.status, 'reserved');
     const tag = `{c${sale.cell}}`;
     const before = await snapshotTag(redis, tag);
-    assert.deepEqual(await buy(sale, [req('m', 'k', 2)]), [{ status: 'KEY_REUSED' }]);
+    assert.deepEqual(await buy(sale, [req('m', 'k', 2)]), [{ status: 'key_reused' }]);
     assert.deepEqual(await snapshotTag(redis, tag), before);
-    assert.deepEqual(await buy(sale, [req('m', 'k', 1)]), [{ status: 'DUPLICATE', original: first }]);
+    assert.deepEqual(await buy(sale, [req('m', 'k', 1)]), [{ status: 'duplicate', original: first }]);
   });
 
   test('SOLD_OUT is not remembered under its key: a retry with the same key buys once stock comes back', async () => {
     const sale = await setupSale(scripts, { initial: 1, quota: 1, perUserLimit: 1 });
     const [won] = await buy(sale, [req('w', 'k')]);
-    assert.equal(won?.status, 'RESERVED');
-    assert.deepEqual(await buy(sale, [req('l', 'k')]), [{ status: 'SOLD_OUT' }]);
+    assert.equal(won?.status, 'reserved');
+    assert.deepEqual(await buy(sale, [req('l', 'k')]), [{ status: 'sold_out' }]);
     assert.deepEqual(
       await buy(sale, [req('l', 'k')]),
-      [{ status: 'SOLD_OUT' }],
+      [{ status: 'sold_out' }],
       'still sold out, not a replay',
     );
-    const rid = won?.status === 'RESERVED' ? won.reservationId : '';
+    const rid = won?.status === 'reserved' ? won.reservationId : '';
     assert.equal(
       await scripts.reservationRelease({
         cell: sale.cell,
@@ -129,8 +129,8 @@ describe('flash-sale purchase', () => {
       'RELEASED',
     );
     const [retried] = await buy(sale, [req('l', 'k')]);
-    assert.equal(retried?.status, 'RESERVED');
-    assert.deepEqual(await buy(sale, [req('l', 'k')]), [{ status: 'DUPLICATE', original: retried }]);
+    assert.equal(retried?.status, 'reserved');
+    assert.deepEqual(await buy(sale, [req('l', 'k')]), [{ status: 'duplicate', original: retried }]);
   });
 
   test('NOT_STARTED before startsAt and ENDED from endsAt on, judged by request time; nothing is written', async () => {
@@ -146,13 +146,13 @@ describe('flash-sale purchase', () => {
       ],
       sale.startsAt + 5,
     );
-    assert.deepEqual(out, [{ status: 'NOT_STARTED' }, { status: 'ENDED' }, { status: 'ENDED' }]);
+    assert.deepEqual(out, [{ status: 'not_started' }, { status: 'ended' }, { status: 'ended' }]);
     assert.deepEqual(await snapshotTag(redis, tag), before);
     // the first and last instants of the window are inside it
     const edge = await buy(sale, [req('b', 'k1', 1, sale.startsAt), req('c', 'k1', 1, sale.endsAt - 1)]);
     assert.deepEqual(
       edge.map((r) => r.status),
-      ['RESERVED', 'RESERVED'],
+      ['reserved', 'reserved'],
     );
   });
 
@@ -162,8 +162,8 @@ describe('flash-sale purchase', () => {
     const ids: string[] = [];
     for (const sale of [a, b, a, b]) {
       for (const r of await buy(sale, [req(uid('u'), uid('k')), req(uid('u'), uid('k'))])) {
-        assert.equal(r.status, 'RESERVED');
-        if (r.status === 'RESERVED') ids.push(r.reservationId);
+        assert.equal(r.status, 'reserved');
+        if (r.status === 'reserved') ids.push(r.reservationId);
       }
     }
     assert.equal(new Set(ids).size, 8);
@@ -242,7 +242,7 @@ describe('flash-sale purchase', () => {
     );
     assert.deepEqual(await snapshotTag(redis, tag), before);
     const max = await buy(sale, requests.slice(0, MAX_PURCHASE_BATCH));
-    assert.equal(max.filter((r) => r.status === 'RESERVED').length, MAX_PURCHASE_BATCH);
+    assert.equal(max.filter((r) => r.status === 'reserved').length, MAX_PURCHASE_BATCH);
   });
 
   test('a sale not configured in the cell is LUA_NOT_FOUND and writes nothing', async () => {

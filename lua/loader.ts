@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Cluster, Redis } from 'ioredis';
 import { badArgument, fromReplyError } from './errors.ts';
+import { flashSalePurchase, type PurchaseBatch, type PurchaseResult } from './flash-sale-purchase.ts';
 import {
   type FraudIdentity,
   fraudFailuresKey,
@@ -23,14 +24,6 @@ import {
   voucherKeys,
 } from './keys.ts';
 
-/**
- * Largest purchase batch one script call may carry. Chosen from Redis' own timing (SLOWLOG) of maximal batches
- * (every request reserving, the slowest path): see lua/batch-budget.test.ts and README.md. The Lua script
- * enforces the same literal.
- */
-export const MAX_PURCHASE_BATCH = 48;
-/** The time budget (in microseconds of Redis execution) a maximal purchase batch must stay within. */
-export const PURCHASE_BATCH_BUDGET_US = 1000;
 export const MAX_CART_ITEMS = 100;
 export const MAX_SWEEP_LIMIT = 1000;
 /**
@@ -90,37 +83,18 @@ const SCRIPTS = Object.fromEntries(
 export type RedisClient = Redis | Cluster;
 type Arg = string | number;
 
+export {
+  MAX_PURCHASE_BATCH,
+  PURCHASE_BATCH_BUDGET_US,
+  type PurchaseBatch,
+  type PurchaseRequest,
+  type PurchaseResult,
+  type RecordedPurchase,
+} from './flash-sale-purchase.ts';
+
 // ---------------------------------------------------------------------------------------------------------------
 // Result types
 // ---------------------------------------------------------------------------------------------------------------
-
-export type RecordedPurchase =
-  | { readonly status: 'RESERVED'; readonly reservationId: string; readonly expiresAt: number }
-  | { readonly status: 'SOLD_OUT' }
-  | { readonly status: 'LIMIT_REACHED' };
-export type PurchaseResult =
-  | RecordedPurchase
-  | { readonly status: 'NOT_STARTED' }
-  | { readonly status: 'ENDED' }
-  /** The idempotency key was seen before: `original` is the first answer given for it. */
-  | { readonly status: 'DUPLICATE'; readonly original: RecordedPurchase }
-  /** The idempotency key was first used with another quantity: a different request, refused. */
-  | { readonly status: 'KEY_REUSED' };
-
-export interface PurchaseRequest {
-  readonly userId: string;
-  readonly quantity: number;
-  readonly idempotencyKey: string;
-  /** When the edge received the request (ms); the sale window is judged by it. Defaults to `now`. */
-  readonly at?: number;
-}
-export interface PurchaseBatch {
-  readonly cell: string;
-  readonly saleId: string;
-  /** Current time (ms); reservations expire at now + the sale's reservation ttl. */
-  readonly now: number;
-  readonly requests: readonly PurchaseRequest[];
-}
 
 export type CommitStatus = 'COMMITTED' | 'ALREADY_COMMITTED' | 'RELEASED' | 'EXPIRED' | 'NOT_FOUND';
 export type ReleaseStatus = 'RELEASED' | 'ALREADY_RELEASED' | 'COMMITTED' | 'EXPIRED' | 'NOT_FOUND';
@@ -248,37 +222,6 @@ function checkSide(field: string, v: unknown): QuotaSide {
 // ---------------------------------------------------------------------------------------------------------------
 // Decoding
 // ---------------------------------------------------------------------------------------------------------------
-
-const SOLD_OUT: PurchaseResult = Object.freeze({ status: 'SOLD_OUT' });
-const KEY_REUSED: PurchaseResult = Object.freeze({ status: 'KEY_REUSED' });
-const LIMIT_REACHED: PurchaseResult = Object.freeze({ status: 'LIMIT_REACHED' });
-const NOT_STARTED: PurchaseResult = Object.freeze({ status: 'NOT_STARTED' });
-const ENDED: PurchaseResult = Object.freeze({ status: 'ENDED' });
-
-/** Decodes one entry of the purchase script's reply (see flash-sale-purchase.lua). */
-export function decodePurchase(s: string): PurchaseResult {
-  switch (s.charCodeAt(0)) {
-    case 82: {
-      // 'R:<rid>:<expiresAt>'
-      const i = s.indexOf(':', 2);
-      return { status: 'RESERVED', reservationId: s.slice(2, i), expiresAt: Number(s.slice(i + 1)) };
-    }
-    case 83:
-      return SOLD_OUT;
-    case 76:
-      return LIMIT_REACHED;
-    case 78:
-      return NOT_STARTED;
-    case 69:
-      return ENDED;
-    case 68:
-      return { status: 'DUPLICATE', original: decodePurchase(s.slice(1)) as RecordedPurchase };
-    case 77:
-      return KEY_REUSED;
-    default:
-      throw fromReplyError(new Error(`unexpected purchase result ${s}`), 'flash-sale-purchase');
-  }
-}
 
 const HOLD_STATES: Record<string, HoldState> = { R: 'RESERVED', C: 'COMMITTED', X: 'RELEASED', E: 'EXPIRED' };
 
@@ -468,37 +411,8 @@ export function createScripts(redis: RedisClient): TitanScripts {
     evalRaw: run,
 
     async flashSalePurchase(batch) {
-      const cell = checkCell('cell', batch.cell);
-      const saleId = checkIdent('saleId', batch.saleId);
-      const now = checkTime('now', batch.now);
-      const reqs = batch.requests;
-      if (!Array.isArray(reqs) || reqs.length === 0)
-        throw badArgument('requests', 'must hold at least one request');
-      if (reqs.length > MAX_PURCHASE_BATCH) {
-        throw fromReplyError(
-          new Error(`LUA_BATCH_TOO_LARGE requests: ${reqs.length} > ${MAX_PURCHASE_BATCH}`),
-          'flash-sale-purchase',
-        );
-      }
-      const args: Arg[] = [saleId, now, reqs.length];
-      for (let i = 0; i < reqs.length; i++) {
-        const r = reqs[i]!;
-        args.push(
-          checkIdent(`requests[${i}].userId`, r.userId),
-          checkInt(`requests[${i}].quantity`, r.quantity, 1, 999_999),
-          checkPrintable(`requests[${i}].idempotencyKey`, r.idempotencyKey, 128),
-          r.at === undefined ? now : checkTime(`requests[${i}].at`, r.at),
-        );
-      }
-      const k = saleCellKeys(cell, saleId);
-      const reply = (await run(
-        'flash-sale-purchase',
-        [k.sale, k.users, k.reservations, k.expiry, k.outbox, k.seq],
-        args,
-      )) as string[];
-      const out: PurchaseResult[] = new Array(reply.length);
-      for (let i = 0; i < reply.length; i++) out[i] = decodePurchase(reply[i]!);
-      return out;
+      checkCell('cell', batch.cell);
+      return flashSalePurchase(run, batch);
     },
 
     async reservationCommit(ref) {

@@ -29,8 +29,8 @@ async function reserve(sale: SaleSetup, users: string[], now = NOW, quantity = 1
     requests: users.map((userId) => ({ userId, quantity, idempotencyKey: `k-${userId}-${now}` })),
   });
   return out.map((r) => {
-    assert.equal(r.status, 'RESERVED');
-    return r.status === 'RESERVED' ? r.reservationId : '';
+    assert.equal(r.status, 'reserved');
+    return r.status === 'reserved' ? r.reservationId : '';
   });
 }
 const ref = (sale: SaleSetup, reservationId: string, now = NOW) => ({

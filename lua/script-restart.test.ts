@@ -34,7 +34,7 @@ test('after a crash and an AOF restart the data is intact and every script runs 
       requests: [{ userId, quantity: 1, idempotencyKey: key }],
     });
   const [first] = await buy('ann', 'k1');
-  assert.equal(first?.status, 'RESERVED');
+  assert.equal(first?.status, 'reserved');
   await scripts.stockAdjust({
     cell: sale.cell,
     adjustId: 'a',
@@ -60,9 +60,9 @@ test('after a crash and an AOF restart the data is intact and every script runs 
     shas.map(() => 0),
   );
   // the replay answers from the AOF-restored record; new purchases, commits and the rest run by EVAL fallback
-  assert.deepEqual(await buy('ann', 'k1'), [{ status: 'DUPLICATE', original: first }]);
-  assert.equal((await buy('bob', 'k2'))[0]?.status, 'RESERVED');
-  const rid = first?.status === 'RESERVED' ? first.reservationId : '';
+  assert.deepEqual(await buy('ann', 'k1'), [{ status: 'duplicate', original: first }]);
+  assert.equal((await buy('bob', 'k2'))[0]?.status, 'reserved');
+  const rid = first?.status === 'reserved' ? first.reservationId : '';
   assert.equal(
     await scripts.reservationCommit({
       cell: sale.cell,

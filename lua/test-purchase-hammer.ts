@@ -148,7 +148,7 @@ export async function runPurchaseHammer(o: HammerOptions): Promise<void> {
   for (const a of attempts) {
     const r = results[a.n]!;
     const key = `${a.userId}:${a.idempotencyKey}`;
-    if (r.status === 'DUPLICATE') {
+    if (r.status === 'duplicate') {
       // the replay answers what the first request with that key got, whichever batch ran first
       assert.ok(
         firstByKey.has(key) || attempts.some((b) => b.n > a.n && `${b.userId}:${b.idempotencyKey}` === key),
@@ -160,12 +160,12 @@ export async function runPurchaseHammer(o: HammerOptions): Promise<void> {
     // (batches on several connections run in any order, so either answer may come first here).
     const earlier = firstByKey.get(key);
     assert.ok(
-      !earlier || earlier.status === 'SOLD_OUT' || r.status === 'SOLD_OUT',
+      !earlier || earlier.status === 'sold_out' || r.status === 'sold_out',
       `${msg}: key ${key} answered twice without DUPLICATE`,
     );
-    if (!earlier || earlier.status === 'SOLD_OUT') firstByKey.set(key, r);
-    if (r.status === 'SOLD_OUT') continue;
-    if (r.status === 'RESERVED') {
+    if (!earlier || earlier.status === 'sold_out') firstByKey.set(key, r);
+    if (r.status === 'sold_out') continue;
+    if (r.status === 'reserved') {
       units += a.quantity;
       perUser.set(a.userId, (perUser.get(a.userId) ?? 0) + a.quantity);
       assert.ok(!rids.has(r.reservationId), `${msg}: reservation id ${r.reservationId} reused`);
@@ -175,7 +175,7 @@ export async function runPurchaseHammer(o: HammerOptions): Promise<void> {
   }
   for (const a of attempts) {
     const r = results[a.n]!;
-    if (r.status === 'DUPLICATE')
+    if (r.status === 'duplicate')
       assert.deepEqual(r.original, firstByKey.get(`${a.userId}:${a.idempotencyKey}`), msg);
   }
   assert.equal(units, UNITS, msg);
@@ -223,7 +223,7 @@ export async function runPurchaseHammer(o: HammerOptions): Promise<void> {
     commits.reduce((sum, id) => sum + qtyOf.get(id)!, 0),
     msg,
   );
-  const waveUnits = waveResults.filter((r) => r.status === 'RESERVED').length;
+  const waveUnits = waveResults.filter((r) => r.status === 'reserved').length;
   assert.ok(waveUnits <= UNITS - cellA.sold, msg);
   assert.equal(ledger.balanced, true, msg);
 

@@ -51,19 +51,19 @@ class SaleModel {
 
   purchase(now: number, reqs: { userId: string; quantity: number; idempotencyKey: string; at: number }[]) {
     return reqs.map((x): PurchaseResult => {
-      if (x.at < START) return { status: 'NOT_STARTED' };
-      if (x.at >= END) return { status: 'ENDED' };
+      if (x.at < START) return { status: 'not_started' };
+      if (x.at >= END) return { status: 'ended' };
       const key = `${x.userId}:${x.idempotencyKey}`;
       const first = this.recorded.get(key);
       if (first !== undefined) {
         return first.qty === x.quantity
-          ? { status: 'DUPLICATE', original: first.res }
-          : { status: 'KEY_REUSED' };
+          ? { status: 'duplicate', original: first.res }
+          : { status: 'key_reused' };
       }
       const h = this.held.get(x.userId) ?? 0;
       let res: RecordedPurchase;
-      if (h + x.quantity > LIMIT) res = { status: 'LIMIT_REACHED' };
-      else if (this.q < x.quantity) res = { status: 'SOLD_OUT' };
+      if (h + x.quantity > LIMIT) res = { status: 'limit_reached' };
+      else if (this.q < x.quantity) res = { status: 'sold_out' };
       else {
         this.seq++;
         this.q -= x.quantity;
@@ -71,9 +71,9 @@ class SaleModel {
         this.held.set(x.userId, h + x.quantity);
         const id = String(this.seq);
         this.rsv.set(id, { state: 'R', user: x.userId, qty: x.quantity, exp: now + TTL });
-        res = { status: 'RESERVED', reservationId: id, expiresAt: now + TTL };
+        res = { status: 'reserved', reservationId: id, expiresAt: now + TTL };
       }
-      if (res.status !== 'SOLD_OUT') this.recorded.set(key, { res, qty: x.quantity });
+      if (res.status !== 'sold_out') this.recorded.set(key, { res, qty: x.quantity });
       return res;
     });
   }

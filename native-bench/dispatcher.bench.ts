@@ -13,11 +13,12 @@
 import { Redis } from 'ioredis';
 import { Bench } from 'tinybench';
 import { generateMap } from '../cells/index.ts';
-import { decodePurchase, packMessage, STRIDE, TASK_HEADER, unpackMessage } from '../engine/codec.ts';
+import { packMessage, STRIDE, TASK_HEADER, unpackMessage } from '../engine/codec.ts';
 import { type BatchSink, Dispatcher } from '../engine/dispatcher.ts';
 import { createEngine, type PurchaseOutcome } from '../engine/index.ts';
 import { flashSaleCodec } from '../engine/kinds.ts';
 import { configureSaleCell, createSale } from '../lua/admin.ts';
+import { decodePurchaseEntry } from '../lua/flash-sale-purchase.ts';
 import { loadScripts, MAX_PURCHASE_BATCH } from '../lua/loader.ts';
 import { transferQuota } from '../lua/quota-transfer.ts';
 import { createLogger } from '../services/kit/logger.ts';
@@ -25,7 +26,7 @@ import { createMetrics } from '../services/kit/metrics.ts';
 
 const smoke = process.argv.includes('--smoke');
 const BURST = MAX_PURCHASE_BATCH;
-const RESULT = 'R:123456:1700000060000';
+const RESULT = ['1700000060000', 'R123456'];
 
 /** Stands in for the worker: unpacks the task, answers one reservation per request, packs the reply. */
 const sink: BatchSink = {
@@ -34,9 +35,10 @@ const sink: BatchSink = {
   async run(task) {
     const m = unpackMessage(task);
     const n = m[2] as number;
-    const reply: unknown[] = [0, 0, 0, 1];
-    for (let i = 0; i < n; i++) reply.push(typeof m[TASK_HEADER + i * STRIDE] === 'string' ? RESULT : 'S');
-    return packMessage(reply);
+    const entries: unknown[] = ['1700000060000'];
+    for (let i = 0; i < n; i++)
+      entries.push(typeof m[TASK_HEADER + i * STRIDE] === 'string' ? 'R123456' : 'S');
+    return packMessage([0, 0, 0, 1, entries]);
   },
 };
 
@@ -74,7 +76,7 @@ bench
   .add('dispatcher: 48 requests -> 1 task (coalesce, pack, unpack, route)', () => burst(batched))
   .add('dispatcher, batching off: 48 requests -> 48 tasks', () => burst(single))
   .add('peer: a bare Promise per request (same outcome decoded)', async () => {
-    for (let i = 0; i < BURST; i++) calls[i] = Promise.resolve(decodePurchase(RESULT));
+    for (let i = 0; i < BURST; i++) calls[i] = Promise.resolve(decodePurchaseEntry(RESULT, 0));
     const out = await Promise.all(calls);
     if (out[BURST - 1]!.status === 'reserved') checksum++;
   });

@@ -6,6 +6,7 @@
 import { Type } from '@sinclair/typebox';
 import type { CellRouter, ShardClients } from '../../cells/index.ts';
 import type { Engine, PurchaseOutcome } from '../../engine/index.ts';
+import { parseReservationRecord } from '../../lua/flash-sale-purchase.ts';
 import { saleCellKeys } from '../../lua/keys.ts';
 import { issueChallenge, verifyProof } from '../../services/flash-sale/index.ts';
 import { defineErrors, type Reply } from '../../services/kit/index.ts';
@@ -61,7 +62,6 @@ const Reserved = Type.Object({ reservationId: Type.String(), expiresAt: Type.Str
 const ReservationParams = Type.Object({
   id: Type.String({ pattern: '^[A-Za-z0-9]{1,64}-[0-9]{1,5}-[0-9]{1,15}$' }),
 });
-const STATES: Record<string, string> = { R: 'reserved', C: 'committed', X: 'released', E: 'expired' };
 
 /**
  * 503 BUSY with Retry-After. `reason` says why (clients retry all alike; operators read it): `quota_refill` (the
@@ -186,16 +186,16 @@ export function registerFlashSaleRoutes(deps: FlashSaleRouteDeps): void {
       const record = await deps.shards
         .clientFor(router, cell)
         .hget(saleCellKeys(cellText, saleId).reservations, rid);
-      const m = record ? /^(\w)\|([^|]+)\|(\d+)\|(\d+)$/.exec(record) : null;
+      const r = parseReservationRecord(record);
       // Another user's reservation is reported as missing: ids must not reveal who bought what.
-      if (!m || m[2] !== caller!.identity.userId) throw PurchaseErrors.RESERVATION_NOT_FOUND();
+      if (!r || r.userId !== caller!.identity.userId) throw PurchaseErrors.RESERVATION_NOT_FOUND();
       return {
         body: {
           reservationId: ctx.params.id,
           saleId,
-          status: STATES[m[1]!] ?? 'unknown',
-          qty: Number(m[3]),
-          expiresAt: new Date(Number(m[4])).toISOString(),
+          status: r.state,
+          qty: r.qty,
+          expiresAt: new Date(r.expiresAt).toISOString(),
         },
       };
     },

@@ -113,13 +113,13 @@ const REFUSING = new Set([
 /** The reply header + payload of a task that failed as a whole. */
 export function failureReply(err: unknown, startedAt: number, t0: number, luaCalls: number): unknown[] {
   if (isTitanError(err) && REFUSING.has(err.code)) {
-    return [ReplyCode.REFUSED, startedAt, nowMicros(t0), luaCalls, err.code, err.message];
+    return [ReplyCode.REFUSED, startedAt, nowMicros(t0), luaCalls, [err.code, err.message]];
   }
   return [
     ReplyCode.TRANSIENT,
     startedAt,
     nowMicros(t0),
     luaCalls,
-    err instanceof Error ? err.message : String(err),
+    [err instanceof Error ? err.message : String(err)],
   ];
 }

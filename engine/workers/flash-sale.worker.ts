@@ -1,11 +1,11 @@
 /**
  * The flash-sale worker: one task is one batch of purchases for one sale in this worker's cell, run as ONE call
- * of flash-sale-purchase. The task array is already the script's ARGV (see codec.ts); the script's reply strings
- * go back as they are and the main thread decodes them. The main thread validated every field with the loader's
- * rules, and the script validates again before its first write.
+ * of flash-sale-purchase. The task array is already the script's ARGV (lua/flash-sale-purchase.ts); the
+ * script's reply goes back as it is and the main thread decodes it. The main thread checked every request by
+ * the script's rules, and the script checks again before its first write.
  */
 import { move, workerData } from 'piscina';
-import { saleCellKeys } from '../../lua/keys.ts';
+import { flashSalePurchaseChecked } from '../../lua/flash-sale-purchase.ts';
 import type { TitanScripts } from '../../lua/loader.ts';
 import { clockMs, packMessage, ReplyCode, unpackMessage } from '../codec.ts';
 import {
@@ -20,14 +20,9 @@ import {
 const data = workerData as EngineWorkerData;
 let scripts: TitanScripts;
 
-/** The batch's one script call, then (cluster shards) its WAIT: the replies, or a throw when unconfirmed. */
-async function purchase(saleId: string, argv: (string | number)[]): Promise<string[]> {
-  const k = saleCellKeys(data.cell, saleId);
-  const results = (await scripts.evalRaw(
-    'flash-sale-purchase',
-    [k.sale, k.users, k.reservations, k.expiry, k.outbox, k.seq],
-    argv,
-  )) as string[];
+/** The batch's one script call, then (cluster shards) its WAIT: the reply, or a throw when unconfirmed. */
+async function purchase(argv: (string | number)[]): Promise<string[]> {
+  const reply = await flashSalePurchaseChecked(scripts.evalRaw, data.cell, argv);
   const wait = data.replicaWait;
   if (wait && (await waitForReplicas(scripts.redis, data.cell, wait)) < wait.replicas) {
     // Applied on the master but not yet on a replica: a failover now could drop it, so nobody is told
@@ -36,7 +31,7 @@ async function purchase(saleId: string, argv: (string | number)[]): Promise<stri
       `WAIT: fewer than ${wait.replicas} replicas confirmed the batch within ${wait.timeoutMs} ms`,
     );
   }
-  return results;
+  return reply;
 }
 
 /**
@@ -53,7 +48,7 @@ function purchaseInTurn(argv: (string | number)[], deadline: number): Promise<st
     if (performance.now() >= deadline)
       throw new Error('the batch budget ran out before the connection was free');
     argv[1] = Math.floor(clockMs());
-    return purchase(argv[0] as string, argv);
+    return purchase(argv);
   });
   previous = run.catch(() => {});
   return run;
@@ -66,11 +61,9 @@ async function flashSaleBatch(task: Uint8Array): Promise<ReturnType<typeof move>
   argv[1] = Math.floor(startedAt);
   let reply: unknown[];
   try {
-    const work = data.replicaWait
-      ? purchaseInTurn(argv, t0 + data.budgetMs)
-      : purchase(argv[0] as string, argv);
+    const work = data.replicaWait ? purchaseInTurn(argv, t0 + data.budgetMs) : purchase(argv);
     const results = await withinBudget(work, data.budgetMs);
-    reply = [ReplyCode.OK, startedAt, nowMicros(t0), 1, ...results];
+    reply = [ReplyCode.OK, startedAt, nowMicros(t0), 1, results];
   } catch (err) {
     reply = failureReply(err, startedAt, t0, 1);
   }

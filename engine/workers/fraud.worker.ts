@@ -63,9 +63,9 @@ async function fraudBatch(task: Uint8Array): Promise<ReturnType<typeof move>> {
     const inputs: FraudInput[] = new Array(n);
     for (let i = 0; i < n; i++) inputs[i] = { request: requests[i]!, velocity: velocity[i]! };
     const scores = model.scoreBatch(inputs, thresholdsOfKey(msg[0] as string));
-    reply = [ReplyCode.OK, startedAt, 0, 1];
-    for (let i = 0; i < n; i++) reply.push(encodeFraudScore(scores[i]!, flat, i));
-    reply[2] = nowMicros(t0);
+    const entries: unknown[] = new Array(n);
+    for (let i = 0; i < n; i++) entries[i] = encodeFraudScore(scores[i]!, flat, i);
+    reply = [ReplyCode.OK, startedAt, nowMicros(t0), 1, entries];
   } catch (err) {
     reply = failureReply(err, startedAt, t0, luaCalls);
   }

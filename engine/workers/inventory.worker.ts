@@ -59,16 +59,17 @@ async function inventoryBatch(task: Uint8Array): Promise<ReturnType<typeof move>
   } catch (err) {
     return move(packMessage(failureReply(err, startedAt, t0, n)));
   }
-  const reply: unknown[] = [ReplyCode.OK, startedAt, 0, n];
+  const entries: unknown[] = [];
+  const reply: unknown[] = [ReplyCode.OK, startedAt, 0, n, entries];
   for (const s of settled) {
     if (s.status === 'fulfilled') {
-      reply.push([0, s.value]);
+      entries.push([0, s.value]);
     } else if (
       isTitanError(s.reason) &&
       s.reason.code.startsWith('LUA_') &&
       s.reason.code !== 'LUA_SCRIPT_FAILED'
     ) {
-      reply.push([1, s.reason.code, s.reason.message]);
+      entries.push([1, s.reason.code, s.reason.message]);
     } else {
       // one connection serves every call of the task: a transient failure of one is a failure of the task
       return move(packMessage(failureReply(s.reason, startedAt, t0, n)));

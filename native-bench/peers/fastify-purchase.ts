@@ -17,7 +17,7 @@ import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { LRUCache } from 'lru-cache';
 import { CellRouter, loadCellMap } from '../../cells/index.ts';
 import { TokenBuckets } from '../../edge/rate-limit.ts';
-import { saleCellKeys } from '../../lua/keys.ts';
+import { decodePurchaseEntry, purchaseKeys } from '../../lua/flash-sale-purchase.ts';
 
 const env = process.env;
 const port = Number(env.TITAN_BENCH_PEER_PORT ?? 39090);
@@ -76,8 +76,7 @@ function keysFor(cell: number, saleId: string): string[] {
   const id = `${cell}|${saleId}`;
   let keys = keysByCellSale.get(id);
   if (!keys) {
-    const k = saleCellKeys(String(cell), saleId);
-    keys = [k.sale, k.users, k.reservations, k.expiry, k.outbox, k.seq];
+    keys = purchaseKeys(String(cell), saleId);
     keysByCellSale.set(id, keys);
   }
   return keys;
@@ -145,23 +144,23 @@ app.post<{ Params: { id: string }; Body: { qty: number } }>(
         throw new HttpError(404, 'SALE_NOT_FOUND');
       throw new HttpError(503, 'BUSY', 1);
     }
-    let r = reply[0]!;
-    if (r.charCodeAt(0) === 68 /* D: a replay answers the first result */) r = r.slice(1);
-    switch (r[0]) {
-      case 'R': {
-        const [, rid, exp] = r.split(':');
+    const result = decodePurchaseEntry(reply, 0);
+    const r = result.status === 'duplicate' ? result.original : result;
+    switch (r.status) {
+      case 'reserved':
         return {
-          reservationId: `${saleId}-${cell}-${rid}`,
-          expiresAt: new Date(Number(exp)).toISOString(),
+          reservationId: `${saleId}-${cell}-${r.reservationId}`,
+          expiresAt: new Date(r.expiresAt).toISOString(),
           qty,
         };
-      }
-      case 'S':
+      case 'sold_out':
         throw new HttpError(409, 'SOLD_OUT');
-      case 'L':
+      case 'limit_reached':
         throw new HttpError(409, 'LIMIT_REACHED');
-      case 'N':
+      case 'not_started':
         throw new HttpError(409, 'NOT_STARTED');
+      case 'key_reused':
+        throw new HttpError(422, 'IDEMPOTENCY_KEY_REUSED');
       default:
         throw new HttpError(409, 'ENDED');
     }

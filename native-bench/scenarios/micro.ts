@@ -8,13 +8,14 @@
 import { Packr } from 'msgpackr';
 import { Bench } from 'tinybench';
 import { createCellRouter, generateMap } from '../../cells/index.ts';
-import { decodePurchase, packMessage, STRIDE, TASK_HEADER, unpackMessage } from '../../engine/codec.ts';
+import { packMessage, STRIDE, TASK_HEADER, unpackMessage } from '../../engine/codec.ts';
 import { type BatchSink, Dispatcher } from '../../engine/dispatcher.ts';
 import { generateDataset } from '../../engine/fraud/generate-data.ts';
 import { loadFraudModel } from '../../engine/fraud/index.ts';
 import type { PurchaseOutcome } from '../../engine/index.ts';
 import { flashSaleCodec } from '../../engine/kinds.ts';
 import { configureSaleCell, createSale, defineVoucher } from '../../lua/admin.ts';
+import { decodePurchaseEntry } from '../../lua/flash-sale-purchase.ts';
 import { loadScripts, MAX_FRAUD_BATCH, MAX_PURCHASE_BATCH } from '../../lua/loader.ts';
 import { transferQuota } from '../../lua/quota-transfer.ts';
 import type { BenchContext } from '../lib/context.ts';
@@ -90,17 +91,17 @@ function cpuRows(smoke: boolean): Promise<MicroRow[]> {
     row('cell lookup', 'peer: Map<string, number>.get(id)', (map.periodMs * 1e6) / PER);
 
     // dispatcher
-    const RESULT = 'R:123456:1700000060000';
+    const RESULT = ['1700000060000', 'R123456'];
     const fakeSink: BatchSink = {
       tryReserve: () => true,
       retryAfterMs: () => 1,
       async run(task) {
         const m = unpackMessage(task);
         const n = m[2] as number;
-        const reply: unknown[] = [0, 0, 0, 1];
+        const entries: unknown[] = ['1700000060000'];
         for (let i = 0; i < n; i++)
-          reply.push(typeof m[TASK_HEADER + i * STRIDE] === 'string' ? RESULT : 'S');
-        return packMessage(reply);
+          entries.push(typeof m[TASK_HEADER + i * STRIDE] === 'string' ? 'R123456' : 'S');
+        return packMessage([0, 0, 0, 1, entries]);
       },
     };
     const BURST = MAX_PURCHASE_BATCH;
@@ -125,7 +126,7 @@ function cpuRows(smoke: boolean): Promise<MicroRow[]> {
       'in-process sink, no worker',
     );
     const bare = await runOne('bare promise', smoke, async () => {
-      for (let i = 0; i < BURST; i++) calls[i] = Promise.resolve(decodePurchase(RESULT));
+      for (let i = 0; i < BURST; i++) calls[i] = Promise.resolve(decodePurchaseEntry(RESULT, 0));
       const out = await Promise.all(calls);
       if (out[BURST - 1]!.status === 'reserved') sink++;
     });
@@ -287,7 +288,7 @@ async function luaRows(ctx: BenchContext): Promise<MicroRow[]> {
           now: Date.now(),
           requests: [{ userId: `${tag}p${i}`, quantity: 1, idempotencyKey: `k${i}` }],
         });
-        if (r?.status === 'RESERVED') reservations.push(r.reservationId);
+        if (r?.status === 'reserved') reservations.push(r.reservationId);
       },
     ],
     [

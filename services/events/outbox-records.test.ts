@@ -25,7 +25,7 @@ test('reservation, cart and stock events written by the Lua scripts decode and v
       { userId: 'ub', quantity: 1, idempotencyKey: 'k2' },
     ],
   });
-  assert.ok(a?.status === 'RESERVED' && b?.status === 'RESERVED');
+  assert.ok(a?.status === 'reserved' && b?.status === 'reserved');
   await scripts.reservationCommit({
     cell: sale.cell,
     saleId: sale.saleId,
