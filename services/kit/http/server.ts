@@ -13,8 +13,9 @@ import { isTitanError } from '../errors.ts';
 import type { Health } from '../health.ts';
 import type { Logger } from '../logger.ts';
 import { nextRequestId } from '../logger.ts';
-import type { Counter, Histogram, Metrics } from '../metrics.ts';
+import type { Metrics } from '../metrics.ts';
 import { HttpErrors } from './errors.ts';
+import { type RouteMetrics, type RouteRecord, routeMetricsOf } from './route-metrics.ts';
 import {
   type HttpRequest,
   type HttpResponse,
@@ -82,12 +83,6 @@ export interface RouteTarget {
   route: HttpServer['route'];
 }
 
-interface RouteMetrics {
-  requests: Counter<'route' | 'method' | 'status'>;
-  duration: Histogram<'route' | 'method'>;
-  inFlight: import('prom-client').Gauge<string>;
-}
-
 const JSON_HEADERS = 'application/json; charset=utf-8';
 
 class Context implements RequestContext {
@@ -134,7 +129,7 @@ export class HttpServer {
   /** Requests still receiving their body, with the time by which it must have arrived. */
   readonly #pendingBodies = new Map<
     Context,
-    { res: HttpResponse; pattern: string; started: number; deadline: number }
+    { res: HttpResponse; record: RouteRecord; started: number; deadline: number }
   >();
   #sweeper: NodeJS.Timeout | undefined;
   #drained: (() => void) | undefined;
@@ -145,12 +140,7 @@ export class HttpServer {
     const uws = requireNativeUws();
     this.app = uws.App();
     this.#opts = { maxBodyBytes: 64 * 1024, trustProxy: false, bodyTimeoutMs: 10_000, ...options };
-    const m = options.metrics;
-    this.#metrics = {
-      requests: m.counter('http_requests_total', 'HTTP requests answered', ['route', 'method', 'status']),
-      duration: m.histogram('http_request_duration_seconds', 'HTTP request latency', ['route', 'method']),
-      inFlight: m.gauge('http_requests_in_flight', 'HTTP requests being served'),
-    };
+    this.#metrics = routeMetricsOf(options.metrics.registry);
     this.route('GET', '/health', () => ({ body: { status: 'ok' } }));
     this.route('GET', '/ready', async () => {
       const report = await options.health.readiness();
@@ -193,7 +183,7 @@ export class HttpServer {
         this.#writeError(res, HttpErrors.METHOD_NOT_ALLOWED(`Use ${allowed} on ${pattern}`), requestId, {
           allow: allowed,
         });
-        this.#count(pattern, req.getCaseSensitiveMethod(), 405);
+        this.#metrics.record(pattern, req.getCaseSensitiveMethod()).countOnly(405);
       });
     }
     methods.add(method);
@@ -210,7 +200,8 @@ export class HttpServer {
           if (ctx.rawBody.length > 0) (ctx as Context).body = ctx.json();
           return handler(ctx as RequestContext<BodyOf<S>>);
         };
-    this.app[uwsMethod](pattern, (res, req) => this.#serve(res, req, method, pattern, paramNames, checked));
+    const record = this.#metrics.record(pattern, method);
+    this.app[uwsMethod](pattern, (res, req) => this.#serve(res, req, method, record, paramNames, checked));
     return this;
   }
 
@@ -218,7 +209,7 @@ export class HttpServer {
     res: HttpResponse,
     req: HttpRequest,
     method: Method,
-    pattern: string,
+    record: RouteRecord,
     paramNames: string[],
     handler: Handler,
   ): void {
@@ -252,21 +243,21 @@ export class HttpServer {
     res.onAborted(() => {
       if (ctx.aborted) return;
       ctx.aborted = true;
-      this.#count(pattern, method, 499);
+      record.countOnly(499);
       this.#end();
     });
 
     if (badParam !== undefined) {
       // Thrown here it would escape the uWS callback and abort the process: answer it instead.
       const err = HttpErrors.BAD_REQUEST(`path parameter ${badParam} is not valid percent-encoding`);
-      this.#finish(res, ctx, pattern, started, this.#errorReply(err));
+      this.#finish(res, ctx, record, started, this.#errorReply(err));
       return;
     }
     if (this.#closing) {
       this.#finish(
         res,
         ctx,
-        pattern,
+        record,
         started,
         this.#errorReply(HttpErrors.SHUTTING_DOWN(), { 'retry-after': '1' }),
       );
@@ -278,16 +269,16 @@ export class HttpServer {
       try {
         result = handler(ctx);
       } catch (err) {
-        this.#finish(res, ctx, pattern, started, this.#failure(err, ctx));
+        this.#finish(res, ctx, record, started, this.#failure(err, ctx));
         return;
       }
       if (result instanceof Promise) {
         result.then(
-          (reply) => this.#finish(res, ctx, pattern, started, reply),
-          (err) => this.#finish(res, ctx, pattern, started, this.#failure(err, ctx)),
+          (reply) => this.#finish(res, ctx, record, started, reply),
+          (err) => this.#finish(res, ctx, record, started, this.#failure(err, ctx)),
         );
       } else {
-        this.#finish(res, ctx, pattern, started, result);
+        this.#finish(res, ctx, record, started, result);
       }
     };
 
@@ -301,7 +292,7 @@ export class HttpServer {
       this.#finish(
         res,
         ctx,
-        pattern,
+        record,
         started,
         this.#errorReply(HttpErrors.BAD_REQUEST('Content-Length must be one non-negative integer')),
         true,
@@ -310,12 +301,12 @@ export class HttpServer {
     }
     const declared = Number(length ?? 0);
     if (declared > this.#opts.maxBodyBytes) {
-      this.#finish(res, ctx, pattern, started, this.#errorReply(HttpErrors.BODY_TOO_LARGE()), true);
+      this.#finish(res, ctx, record, started, this.#errorReply(HttpErrors.BODY_TOO_LARGE()), true);
       return;
     }
     const chunks: Buffer[] = [];
     let size = 0;
-    this.#pendingBodies.set(ctx, { res, pattern, started, deadline: Date.now() + this.#opts.bodyTimeoutMs });
+    this.#pendingBodies.set(ctx, { res, record, started, deadline: Date.now() + this.#opts.bodyTimeoutMs });
     res.onData((chunk, isLast) => {
       if (ctx.aborted) {
         this.#pendingBodies.delete(ctx);
@@ -324,7 +315,7 @@ export class HttpServer {
       size += chunk.byteLength;
       if (size > this.#opts.maxBodyBytes) {
         if (size - chunk.byteLength <= this.#opts.maxBodyBytes) {
-          this.#finish(res, ctx, pattern, started, this.#errorReply(HttpErrors.BODY_TOO_LARGE()), true);
+          this.#finish(res, ctx, record, started, this.#errorReply(HttpErrors.BODY_TOO_LARGE()), true);
         }
         return;
       }
@@ -393,7 +384,7 @@ export class HttpServer {
   #finish(
     res: HttpResponse,
     ctx: Context,
-    pattern: string,
+    record: RouteRecord,
     started: number,
     reply: Reply,
     close = false,
@@ -423,11 +414,7 @@ export class HttpServer {
         res.writeHeader('content-type', JSON_HEADERS);
       res.end(payload, closeConnection);
     });
-    this.#count(pattern, ctx.method, status);
-    this.#metrics.duration.observe(
-      { route: pattern, method: ctx.method },
-      (performance.now() - started) / 1000,
-    );
+    record.observe(status, (performance.now() - started) / 1000);
     this.#end();
   }
 
@@ -446,18 +433,14 @@ export class HttpServer {
     });
   }
 
-  #count(route: string, method: string, status: number): void {
-    this.#metrics.requests.inc({ route, method, status: String(status) });
-  }
-
   #begin(): void {
     this.#inFlight++;
-    this.#metrics.inFlight.inc();
+    this.#metrics.inFlight++;
   }
 
   #end(): void {
     this.#inFlight--;
-    this.#metrics.inFlight.dec();
+    this.#metrics.inFlight--;
     if (this.#inFlight === 0 && this.#drained) this.#drained();
   }
 
@@ -470,7 +453,7 @@ export class HttpServer {
         HttpErrors.NOT_FOUND(`No route for ${req.getCaseSensitiveMethod()} ${req.getUrl()}`),
         requestId,
       );
-      this.#count('404', req.getCaseSensitiveMethod(), 404);
+      this.#metrics.record('404', req.getCaseSensitiveMethod()).countOnly(404);
     });
   }
 
@@ -501,7 +484,7 @@ export class HttpServer {
       this.#finish(
         pending.res,
         ctx,
-        pending.pattern,
+        pending.record,
         pending.started,
         this.#errorReply(HttpErrors.REQUEST_TIMEOUT()),
         true,
