@@ -19,15 +19,16 @@ import {
   type RequestContext,
   type RouteSchema,
 } from '../services/kit/index.ts';
-import { type Role, registerUserRoutes } from '../services/user/index.ts';
+import { registerUserRoutes } from '../services/user/index.ts';
 import { registerCellAdminRoutes } from './admin-cells.ts';
-import { EdgeAuth, type Identity } from './auth.ts';
+import { EdgeAuth } from './auth.ts';
 import { CellRouting } from './cell-routing.ts';
 import type { EdgeConfig } from './config.ts';
-import { EdgeErrors } from './errors.ts';
 import { SaleDirectory } from './flash-sales/directory.ts';
 import { SaleFeed } from './flash-sales/feed.ts';
+import { registerPurchaseRoute } from './flash-sales/purchase-route.ts';
 import { registerFlashSaleRoutes } from './flash-sales/routes.ts';
+import { type Caller, Guard, type RouteAccess } from './guard.ts';
 import { buildOpenApi, RouteCollector } from './openapi.ts';
 import { ServiceProxy, type Upstream } from './proxy.ts';
 import { RedisRateLimiter, TokenBuckets } from './rate-limit.ts';
@@ -42,21 +43,7 @@ export interface EdgeDeps {
   auth?: EdgeAuth;
 }
 
-/** What a guarded route's handler receives besides the request. */
-export interface Caller {
-  identity: Identity;
-  /** The cell serving this user (after failover), and the slot the user hashes to. */
-  cell: number;
-  slot: number;
-}
-
-export interface RouteAccess {
-  /** `user`: a valid access token is required; `public`: anyone. */
-  access: 'user' | 'public';
-  role?: Role;
-  /** Attach the caller's cell, refusing with 503 CELL_UNAVAILABLE when it is unavailable. */
-  cell?: boolean;
-}
+export type { Caller, RouteAccess } from './guard.ts';
 
 /** The edge's guarded route registration (`route` in createEdge), for modules that register edge routes. */
 export type EdgeRoute = <B = unknown>(
@@ -106,54 +93,11 @@ export async function createEdge(deps: EdgeDeps) {
     capacity: config.TITAN_EDGE_AUTH_ATTEMPTS_PER_MINUTE,
     refillPerSecond: Math.max(1, Math.round(config.TITAN_EDGE_AUTH_ATTEMPTS_PER_MINUTE / 60)),
   });
-  const rejected = metrics.counter('edge_rate_limited_total', 'Requests refused by a rate limit', ['limit']);
-  const unavailable = metrics.counter(
-    'edge_cell_unavailable_total',
-    'Requests refused because their cell was unavailable',
-  );
+  const guard = new Guard({ auth, ipBuckets, userBuckets, routing, shards, metrics });
   metrics.gauge('cell_map_version', 'Version of the cell map this edge serves').set(routing.router.version);
   routing.onChange((r) =>
     metrics.gauge('cell_map_version', 'Version of the cell map this edge serves').set(r.version),
   );
-
-  function limited(limit: string, retryAfterMs: number, buckets?: TokenBuckets): never {
-    rejected.inc({ limit });
-    throw EdgeErrors.RATE_LIMITED(`Too many requests (${limit} limit); retry later`, {
-      retryAfterSeconds: Math.ceil(retryAfterMs / 1000),
-      ...(buckets ? { policy: buckets.policyHeader } : {}),
-    });
-  }
-
-  /** Wraps a handler with the per-IP limit, authentication, role, per-user limit and cell routing. */
-  function guard<B>(
-    access: RouteAccess,
-    handler: (ctx: RequestContext<B>, caller: Caller | undefined) => Reply | Promise<Reply>,
-  ): Handler<B> {
-    return async (ctx) => {
-      const now = Date.now();
-      const ipWait = ipBuckets.take(ctx.ip, now);
-      if (ipWait > 0) limited('ip', ipWait, ipBuckets);
-      if (access.access === 'public') return handler(ctx, undefined);
-      const identity = await auth.authenticate(ctx.headers.authorization);
-      if (access.role && !identity.roles.includes(access.role)) {
-        throw EdgeErrors.FORBIDDEN(`This needs the ${access.role} role`);
-      }
-      const userWait = userBuckets.take(identity.userId, now);
-      if (userWait > 0) limited('user', userWait, userBuckets);
-      const router = routing.router;
-      const slot = router.slotOf(identity.userId);
-      const cell = router.routeSlot(slot);
-      if (access.cell && router.isMigrating(slot)) {
-        // Being moved to another cell: served by neither the old nor the new owner until it lands.
-        throw EdgeErrors.SLOT_MOVING(undefined, { retryAfterSeconds: 1 });
-      }
-      if (access.cell && !shards.cellUp(router, cell)) {
-        unavailable.inc();
-        throw EdgeErrors.CELL_UNAVAILABLE(undefined, { retryAfterSeconds: 1 });
-      }
-      return handler(ctx, { identity, cell, slot });
-    };
-  }
 
   /** Registers an edge route behind its guard; `B` is the body type its schema declares. */
   const route: EdgeRoute = function route<B = unknown>(
@@ -163,7 +107,7 @@ export async function createEdge(deps: EdgeDeps) {
     handler: (ctx: RequestContext<B>, caller: Caller | undefined) => Reply | Promise<Reply>,
     schema?: RouteSchema,
   ): void {
-    server.route(method, pattern, guard(access, handler) as Handler, {
+    server.route(method, pattern, guard.wrap(access, handler) as Handler, {
       ...schema,
       auth: access.access === 'user',
     });
@@ -218,14 +162,19 @@ export async function createEdge(deps: EdgeDeps) {
   });
   const directory = new SaleDirectory(config.TITAN_FLASH_SALE_URL, log);
   const feed = new SaleFeed(directory, ws);
+  // A sale's lanes start when the edge first learns of it, before it opens: the first buyers get warm threads.
+  directory.onChange((sale, previous) => {
+    if (previous === undefined && directory.stateAt(sale, Date.now()) !== 'ended')
+      void engine.warm('flashSale');
+  });
   registerFlashSaleRoutes({
     route,
     directory,
-    engine,
     shards,
     router: () => routing.router,
     powSecret: config.TITAN_POW_SECRET,
   });
+  registerPurchaseRoute({ server, guard, directory, engine, log, powSecret: config.TITAN_POW_SECRET });
 
   // --- Routes owned by services, proxied ---------------------------------------------------------
   const upstreams: Record<string, Upstream> = {
@@ -253,7 +202,7 @@ export async function createEdge(deps: EdgeDeps) {
       server.route(
         method,
         prefix,
-        guard({ access: 'public' }, async (ctx) => {
+        guard.wrap({ access: 'public' }, async (ctx) => {
           if (method === 'POST' && (ctx.path === '/v1/auth/login' || ctx.path === '/v1/auth/register')) {
             const wait = await authAttempts
               .take(routing.router.route(ctx.ip), ctx.ip.replaceAll(':', '_'))
@@ -262,7 +211,7 @@ export async function createEdge(deps: EdgeDeps) {
                 log.warn({ err: (err as Error).message }, 'auth-attempt limiter unavailable; allowing');
                 return 0;
               });
-            if (wait > 0) limited('auth-attempts', wait);
+            if (wait > 0) throw guard.limited('auth-attempts', wait);
           }
           return proxy.forward(upstream, ctx);
         }),

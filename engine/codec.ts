@@ -30,6 +30,12 @@ export const InventoryOp = { RESERVE: 1, COMMIT: 2, RELEASE: 3 } as const;
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
 /** Packs a message into a Uint8Array that owns its whole ArrayBuffer (safe to put in a transfer list). */
+/**
+ * The task a pool sends to warm a thread (see WorkerPool.warm): zero bytes, answered with zero bytes once the
+ * thread has loaded and connected, by every worker kind (workers/connection.ts `answeringWarmTasks`).
+ */
+export const WARM_TASK_BYTES = 0;
+
 export function packMessage(value: unknown): Uint8Array {
   return new Uint8Array(packr.pack(value));
 }

@@ -1,6 +1,6 @@
 /**
  * A batching dispatcher: one per (cell, pool). Requests for the same batch key (a flash sale's id) that arrive in
- * the same event-loop turn, or within `batchMaxWaitMicros` of the first, are coalesced into ONE task of at most
+ * the same event-loop turn, or within `batchMaxWaitMicros` of the first (a window of 1 ms or more), are coalesced into ONE task of at most
  * `min(batchMaxSize, hardMax)` requests; each entry of the task's reply goes back to its own caller by position.
  *
  * Admission is decided at once: a request that joins an open batch needs no new task; one that opens a batch
@@ -124,7 +124,7 @@ export class Dispatcher<Out> {
         fields: [key, 0, 0],
         resolves: [],
         rejects: [],
-        openedAt: this.#maxWaitMs > 0 ? performance.now() : 0,
+        openedAt: this.#maxWaitMs >= 1 ? performance.now() : 0,
       };
       this.#open.set(key, b);
       this.#schedule();
@@ -151,27 +151,36 @@ export class Dispatcher<Out> {
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
+  /**
+   * A window under 1 ms closes at the end of the current event-loop turn (one setImmediate); a longer one arms
+   * one timer per dispatcher. Timers cannot be finer than 1 ms, and polling turn by turn for the last stretch
+   * kept the loop from ever sleeping under load (native-bench/README.md, "Check first").
+   */
   #schedule(): void {
     if (this.#scheduled) return;
     this.#scheduled = true;
-    setImmediate(this.#tick);
+    if (this.#maxWaitMs < 1) setImmediate(this.#tick);
+    else setTimeout(this.#tick, this.#maxWaitMs);
   }
 
   readonly #tick = (): void => {
     this.#scheduled = false;
     const wait = this.#maxWaitMs;
-    const now = wait > 0 ? performance.now() : 0;
+    if (wait < 1) {
+      for (const b of this.#open.values()) this.#flush(b);
+      return;
+    }
+    const now = performance.now();
     let soonest = Number.POSITIVE_INFINITY;
     for (const b of this.#open.values()) {
       const left = wait - (now - b.openedAt);
-      if (left <= 0) this.#flush(b);
+      // A timer fires up to a millisecond early or late: flush what is due within half of one.
+      if (left < 0.5) this.#flush(b);
       else if (left < soonest) soonest = left;
     }
     if (soonest === Number.POSITIVE_INFINITY) return;
     this.#scheduled = true;
-    // Timers have 1 ms granularity: poll turn by turn for the last stretch so a 500 us wait stays 500 us.
-    if (soonest >= 2) setTimeout(this.#tick, Math.floor(soonest) - 1);
-    else setImmediate(this.#tick);
+    setTimeout(this.#tick, Math.max(1, Math.round(soonest)));
   };
 
   #flush(b: Batch<Out>): void {

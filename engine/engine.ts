@@ -146,6 +146,8 @@ export class Engine {
   readonly #removeSource: () => void;
   readonly #options: EngineOptions;
   readonly #cells = new Map<number, CellLanes>();
+  /** Pools warm() was asked for: cells a new map adds are warmed too. */
+  readonly #warmPools = new Set<PoolName>();
   /** Lanes of cells removed by applyMap, still draining. */
   readonly #retiring = new Set<Promise<void>>();
   #closing: Promise<void> | null = null;
@@ -251,6 +253,24 @@ export class Engine {
   }
 
   /**
+   * Starts `pool`'s lanes in every cell of the map (threads, modules, Redis connections) before traffic needs
+   * them, so the first buyers of a sale are served at full speed. Idempotent; resolves when the threads have
+   * answered a warm-up task (failures are logged: the first batch would start them anyway).
+   */
+  warm(pool: PoolName = 'flashSale'): Promise<void> {
+    if (this.#closing !== null) return Promise.resolve();
+    this.#warmPools.add(pool);
+    const lanes = this.#router.cells.map((cell) =>
+      pool === 'flashSale'
+        ? this.#flashSaleLane(cell)
+        : pool === 'inventory'
+          ? this.#inventoryLane(cell)
+          : this.#fraudLane(cell),
+    );
+    return Promise.all(lanes.map((lane) => lane.workers.warm())).then(() => undefined);
+  }
+
+  /**
    * Changes some settings of one pool of one cell, validated by the cell map's rules (CELL_MAP_INVALID names the
    * field); the pool resizes without failing in-flight tasks. Returns the new map (version + 1).
    */
@@ -283,6 +303,7 @@ export class Engine {
       // thresholds change in place: batches formed from now on carry the new ones
       if (lanes.fraud !== undefined) lanes.fraud.batchKey = fraudBatchKey(pools.fraud);
     }
+    for (const pool of this.#warmPools) void this.warm(pool);
   }
 
   /**

@@ -2,7 +2,8 @@
  * One Piscina pool for one (cell, job kind), behind the dispatcher's BatchSink interface.
  *
  * - Threads start lazily: the Piscina instance is created on the first task, with the cell's minThreads (which
- *   may be 0) and maxThreads; workers above minThreads exit after idleTimeoutMs.
+ *   may be 0) and maxThreads; workers above minThreads exit after idleTimeoutMs. warm() starts them ahead of
+ *   traffic (before a sale opens), and a resize of a warmed pool warms its new generation.
  * - Admission: a batch reserves a task slot up front; slots are maxThreads * concurrentTasksPerWorker running
  *   plus maxQueue waiting. No slot: the caller gets BUSY at once, so the queue never grows past maxQueue.
  * - Live resize: Piscina options are fixed per instance, so new settings start a new generation; new batches go
@@ -14,6 +15,7 @@ import type { ResourceLimits } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { PoolName, PoolSettings } from '../cells/index.ts';
 import type { Logger } from '../services/kit/logger.ts';
+import { WARM_TASK_BYTES } from './codec.ts';
 import { EngineErrors } from './errors.ts';
 import type { RetryReason } from './outcomes.ts';
 
@@ -90,6 +92,8 @@ function runningTasks(worker: Parameters<LoadBalancer>[1][number]): number {
 
 class Generation {
   piscina: Piscina | null = null;
+  /** Set once warm() ran on this generation: its threads were started ahead of traffic. */
+  warmed: Promise<void> | null = null;
   inFlight = 0;
   retired = false;
   #closing = false;
@@ -191,6 +195,34 @@ export class WorkerPool {
   }
 
   /**
+   * Starts the pool's threads now instead of on the first task: the Piscina instance (minThreads threads, at
+   * least one), each thread's module and Redis connection, proven by one warm-up task per thread. Resolves when
+   * they have answered; a failure is logged, not thrown (the first real task would start them anyway).
+   */
+  warm(): Promise<void> {
+    const gen = this.#gen;
+    if (this.#closed) return Promise.resolve();
+    if (gen.warmed !== null) return gen.warmed;
+    const piscina = this.#start(gen);
+    const threads = Math.max(1, Math.min(gen.settings.minThreads, gen.settings.maxThreads));
+    const tasks: Promise<unknown>[] = [];
+    for (let i = 0; i < threads; i++) {
+      gen.inFlight++;
+      tasks.push(
+        piscina
+          .run(new Uint8Array(WARM_TASK_BYTES), { signal: AbortSignal.timeout(this.#options.taskTimeoutMs) })
+          .finally(() => this.#finish(gen)),
+      );
+    }
+    gen.warmed = Promise.all(tasks).then(
+      () => undefined,
+      (err: unknown) =>
+        this.#options.logger.warn({ cell: this.cell, pool: this.pool, err }, 'engine pool warm-up failed'),
+    );
+    return gen.warmed;
+  }
+
+  /**
    * Fault injection (chaos runs): ends one of the current generation's threads at once, whatever it is doing,
    * as a crash would. Piscina fails that thread's tasks (the callers get `retry`) and starts a replacement.
    */
@@ -221,6 +253,7 @@ export class WorkerPool {
     }
     this.#gen = new Generation(cur.id + 1, { ...settings }, workerData);
     this.#retire(cur);
+    if (cur.warmed !== null) void this.warm();
     this.#options.logger.info(
       { cell: this.cell, pool: this.pool, generation: this.#gen.id, settings },
       'engine pool resized',

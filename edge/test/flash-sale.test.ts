@@ -244,6 +244,73 @@ describe('purchase', () => {
     );
   });
 
+  test('the purchase route: warm lanes before the first buyer, the same answers for every body shape, metrics, OpenAPI', async () => {
+    const saleId = await createSale({ stock: 5, perUserLimit: 5 });
+    // The edge warmed every cell's flash-sale lane when it learned of the sale, before anyone bought.
+    const lanes = h.edge.engine.stats().filter((s) => s.pool === 'flashSale');
+    assert.equal(lanes.length, h.edge.routing.router.cells.length, 'a lane per cell');
+    assert.ok(
+      lanes.every((s) => s.threads >= 1),
+      `threads per cell ${lanes.map((s) => s.threads)}`,
+    );
+    const u = await h.user();
+    // As a client retries: a 503 (the cell's quota being topped up) again with the same key.
+    const post = async (raw: string, headers: Record<string, string> = {}, id = saleId) => {
+      const idem = key();
+      for (let attempt = 0; ; attempt++) {
+        const r = await h.call('POST', `/v1/flash-sales/${id}/purchase`, {
+          token: u.token,
+          raw,
+          headers: { 'content-type': 'application/json', 'idempotency-key': idem, ...headers },
+        });
+        if (r.status !== 503 || attempt >= 100) return r;
+        await new Promise((res) => setTimeout(res, 30));
+      }
+    };
+    const spaced = await post('{ "qty" : 1 }', { 'x-request-id': 'lean-1' });
+    assert.equal(spaced.status, 200, JSON.stringify(spaced.body));
+    assert.equal(spaced.headers.get('x-request-id'), 'lean-1');
+    assert.match(spaced.headers.get('content-type') ?? '', /^application\/json/);
+    assert.match(spaced.body.expiresAt, /^\d{4}-\d\d-\d\dT/);
+    const malformed = await post('{"qty":');
+    assert.deepEqual([malformed.status, malformed.body.code], [400, 'MALFORMED_JSON']);
+    const extra = await post('{"qty":1,"x":2}');
+    assert.deepEqual([extra.status, extra.body.code], [400, 'VALIDATION_FAILED']);
+    const zero = await post('{"qty":0}');
+    assert.deepEqual(
+      [zero.status, zero.body.code, zero.body.message],
+      [400, 'VALIDATION_FAILED', zero.body.message],
+    );
+    assert.match(zero.body.message, /^body\/qty/, 'the field is named');
+    const leading = await post('{"qty":01}');
+    assert.equal(leading.body.code, 'MALFORMED_JSON', 'JSON has no leading zeros, fast path or not');
+    const empty = await post('');
+    assert.deepEqual([empty.status, empty.body.code], [400, 'VALIDATION_FAILED']);
+    const badId = await post('{"qty":1}', {}, 'fs%zz');
+    assert.deepEqual([badId.status, badId.body.code], [400, 'BAD_REQUEST']);
+    const encoded = await post('{"qty":1}', {}, `%${saleId.charCodeAt(0).toString(16)}${saleId.slice(1)}`);
+    assert.equal(encoded.status, 200, 'a percent-encoded id is decoded as on every route');
+    const wrongId = await post('{"qty":1}', {}, 'no-such');
+    assert.deepEqual([wrongId.status, wrongId.body.code], [400, 'VALIDATION_FAILED']);
+    const noToken = await h.call('POST', `/v1/flash-sales/${saleId}/purchase`, { body: { qty: 1 } });
+    assert.deepEqual([noToken.status, noToken.body.code], [401, 'UNAUTHENTICATED']);
+    const wrongMethod = await h.call('PUT', `/v1/flash-sales/${saleId}/purchase`, { token: u.token });
+    assert.equal(wrongMethod.status, 405);
+    assert.match(wrongMethod.headers.get('allow') ?? '', /POST/);
+    const metrics = (await h.call('GET', '/metrics')).body as string;
+    const served = metrics
+      .split('\n')
+      .find(
+        (l) =>
+          l.startsWith('titan_http_requests_total{') &&
+          l.includes('/v1/flash-sales/:id/purchase') &&
+          l.includes('status="200"'),
+      );
+    assert.ok(served && Number(served.split(' ').pop()) >= 2, `purchase 200s counted: ${served}`);
+    const doc = (await h.call('GET', '/v1/openapi.json')).body;
+    assert.ok(doc.paths['/v1/flash-sales/{id}/purchase']?.post, 'the purchase is in the OpenAPI document');
+  });
+
   test('many concurrent requests of one user never exceed the per-user limit', async () => {
     const saleId = await createSale({ stock: 50, perUserLimit: 3 });
     const u = await h.user();

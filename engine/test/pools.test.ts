@@ -49,6 +49,44 @@ describe('engine pools', () => {
     }
   });
 
+  it("warm() starts every cell's flash-sale threads before the first request, and keeps a resized pool warm", async () => {
+    const { map, cells } = testMap({ flashSale: { minThreads: 2, maxThreads: 3 } });
+    const { engine } = testEngine(map);
+    try {
+      await engine.warm('flashSale');
+      for (const cell of cells) {
+        const st = flashStats(engine, cell);
+        assert.ok(st, `cell ${cell} has a flash-sale lane`);
+        assert.equal(st.threads, 2, `cell ${cell} runs minThreads threads before any purchase`);
+        assert.equal(st.requests, 0, 'the warm-up is no purchase');
+      }
+      assert.equal(
+        engine.stats().filter((s) => s.pool !== 'flashSale').length,
+        0,
+        'only the pool asked for was warmed',
+      );
+      const s = await openSale(cells[0], { initial: 5, quota: 5, perUserLimit: 5 });
+      const before = await ledger(s.saleId, cells);
+      const first = await engine.flashSale(cells[0], {
+        saleId: s.saleId,
+        userId: 'w',
+        quantity: 1,
+        idempotencyKey: 'w1',
+        at: s.at,
+      });
+      assert.equal(first.status, 'reserved');
+      assert.equal((await ledger(s.saleId, cells)).reserved, before.reserved + 1, 'one unit, once');
+      // a resize starts a new generation: it is warmed too, without waiting for a purchase
+      engine.tune(cells[1], 'flashSale', { maxThreads: 4 });
+      for (let i = 0; i < 200 && flashStats(engine, cells[1])!.threads < 2; i++) await sleep(25);
+      const resized = flashStats(engine, cells[1])!;
+      assert.equal(resized.generation, 2);
+      assert.ok(resized.threads >= 2, `resized pool threads ${resized.threads}`);
+    } finally {
+      await engine.close();
+    }
+  });
+
   it('keeps minThreads workers alive', async () => {
     const { map, cells } = testMap({ flashSale: { minThreads: 2, maxThreads: 3 } });
     const { engine } = testEngine(map);

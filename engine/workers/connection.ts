@@ -9,7 +9,7 @@ import { createScripts, type RedisClient, type TitanScripts } from '../../lua/lo
 import { isTitanError } from '../../services/kit/errors.ts';
 import { createRedis } from '../../services/kit/redis.ts';
 import { within } from '../../services/kit/within.ts';
-import { ReplyCode } from '../codec.ts';
+import { ReplyCode, WARM_TASK_BYTES } from '../codec.ts';
 
 export interface EngineWorkerData {
   /** The cell id as the Lua keys spell it ("17" -> `{c17}`). */
@@ -122,4 +122,11 @@ export function failureReply(err: unknown, startedAt: number, t0: number, luaCal
     luaCalls,
     [err instanceof Error ? err.message : String(err)],
   ];
+}
+
+/** A worker's task handler that also answers the pool's warm-up task (an empty one) without touching Redis. */
+export function answeringWarmTasks<R>(
+  handler: (task: Uint8Array) => Promise<R>,
+): (task: Uint8Array) => Promise<R | Uint8Array> {
+  return (task) => (task.byteLength === WARM_TASK_BYTES ? Promise.resolve(new Uint8Array(0)) : handler(task));
 }

@@ -9,6 +9,7 @@ import { flashSalePurchaseChecked } from '../../lua/flash-sale-purchase.ts';
 import type { TitanScripts } from '../../lua/loader.ts';
 import { clockMs, packMessage, ReplyCode, unpackMessage } from '../codec.ts';
 import {
+  answeringWarmTasks,
   type EngineWorkerData,
   failureReply,
   nowMicros,
@@ -73,5 +74,5 @@ async function flashSaleBatch(task: Uint8Array): Promise<ReturnType<typeof move>
 /** Piscina awaits a default export that is a promise: the thread takes tasks once its connection is ready. */
 export default openCellScripts(data).then((opened) => {
   scripts = opened;
-  return flashSaleBatch;
+  return answeringWarmTasks(flashSaleBatch);
 });

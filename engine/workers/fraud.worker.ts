@@ -20,6 +20,7 @@ import {
 } from '../codec.ts';
 import { defaultFraudModel, type FraudInput, type FraudRequest, isSmallAmount } from '../fraud/index.ts';
 import {
+  answeringWarmTasks,
   type EngineWorkerData,
   failureReply,
   nowMicros,
@@ -75,5 +76,5 @@ async function fraudBatch(task: Uint8Array): Promise<ReturnType<typeof move>> {
 /** Piscina awaits a default export that is a promise: the thread takes tasks once its connection is ready. */
 export default openCellScripts(data).then((opened) => {
   scripts = opened;
-  return fraudBatch;
+  return answeringWarmTasks(fraudBatch);
 });

@@ -16,6 +16,7 @@ import {
   unpackMessage,
 } from '../codec.ts';
 import {
+  answeringWarmTasks,
   type EngineWorkerData,
   failureReply,
   nowMicros,
@@ -82,5 +83,5 @@ async function inventoryBatch(task: Uint8Array): Promise<ReturnType<typeof move>
 /** Piscina awaits a default export that is a promise: the thread takes tasks once its connection is ready. */
 export default openCellScripts(data).then((opened) => {
   scripts = opened;
-  return inventoryBatch;
+  return answeringWarmTasks(inventoryBatch);
 });

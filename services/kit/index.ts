@@ -20,6 +20,9 @@ export { defineErrors, type ErrorFactory, type ErrorSpec, isTitanError, TitanErr
 export { Health, type ReadinessCheck, type ReadinessReport } from './health.ts';
 export { HttpErrors } from './http/errors.ts';
 export {
+  type BodyWatch,
+  errorReply,
+  failureReply,
   type Handler,
   HttpServer,
   type HttpServerOptions,
@@ -28,8 +31,19 @@ export {
   type RequestContext,
   type RouteInfo,
   type RouteTarget,
+  requestIdOf,
+  safeDecode,
+  statusLine,
+  writeReply,
 } from './http/server.ts';
-export { loadUws, requireNativeUws, type Uws, UwsErrors } from './http/uws.ts';
+export {
+  type HttpRequest,
+  type HttpResponse,
+  loadUws,
+  requireNativeUws,
+  type Uws,
+  UwsErrors,
+} from './http/uws.ts';
 export { queryObject, type RouteSchema, Validator } from './http/validation.ts';
 export { type Closer, Lifecycle, type LifecycleOptions } from './lifecycle.ts';
 export { createLogger, type Logger, nextRequestId, REDACTED_PATHS, redactUrl } from './logger.ts';

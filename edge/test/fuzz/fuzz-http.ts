@@ -349,7 +349,9 @@ export async function fuzzHttp(t: FuzzTarget, budget: FuzzBudget, report: FuzzRe
         );
         if (problems.length > 0)
           violate(report, 'stateChanges', `${r.status} success changed ${problems.join('; ')} <- ${what}`);
-      } else {
+      } else if (r.status !== 0) {
+        // (No answer read: a well-formed request followed by its own garbage bytes may have been served
+        // before the parser closed the connection on the garbage, so its effect is no rejection's.)
         const problems = diffSnapshots(before, after, { userFields: isPurchase && r.status === 409 });
         if (problems.length > 0)
           violate(

@@ -126,11 +126,12 @@ export class HttpServer {
   readonly routes: RouteInfo[] = [];
   #listenSocket: us_listen_socket | undefined;
   #inFlight = 0;
-  /** Requests still receiving their body, with the time by which it must have arrived. */
-  readonly #pendingBodies = new Map<
-    Context,
-    { res: HttpResponse; record: RouteRecord; started: number; deadline: number }
-  >();
+  /**
+   * Requests still receiving their body, oldest first. The timeout is the same for all, so deadlines only
+   * grow: the sweep pops expired ones from the front and a request costs one push, no Map.
+   */
+  #bodyWatches: BodyWatch[] = [];
+  #bodyWatchHead = 0;
   #sweeper: NodeJS.Timeout | undefined;
   #drained: (() => void) | undefined;
   #closing = false;
@@ -160,6 +161,59 @@ export class HttpServer {
     return this.#inFlight;
   }
 
+  /** True once close() began: routes answer 503 SHUTTING_DOWN and close the connection. */
+  get closing(): boolean {
+    return this.#closing;
+  }
+
+  get maxBodyBytes(): number {
+    return this.#opts.maxBodyBytes;
+  }
+
+  /**
+   * Declares a route that a module serves on `app` itself (a hot path that cannot afford the generic
+   * request context): it appears in `routes` (OpenAPI), other methods on its path get 405, and the
+   * returned record is its metrics. The module must count itself with begin()/end() and answer
+   * SHUTTING_DOWN while `closing`.
+   */
+  describe(method: Method, pattern: string, schema?: RouteSchema): RouteRecord {
+    this.routes.push({ method, pattern, schema });
+    this.#allow(pattern, method);
+    return this.#metrics.record(pattern, method);
+  }
+
+  /** A request started: counted in flight until end(), so close() waits for it. */
+  begin(): void {
+    this.#inFlight++;
+    this.#metrics.inFlight++;
+  }
+
+  end(): void {
+    this.#inFlight--;
+    this.#metrics.inFlight--;
+    if (this.#inFlight === 0 && this.#drained) this.#drained();
+  }
+
+  /** The client's address: the first X-Forwarded-For entry or the PROXY-protocol address when trusted. */
+  clientIp(res: HttpResponse, forwardedFor: string | undefined): string {
+    if (this.#opts.trustProxy) {
+      if (forwardedFor) return forwardedFor.split(',')[0]!.trim();
+      const proxied = Buffer.from(res.getProxiedRemoteAddressAsText()).toString();
+      if (proxied) return proxied;
+    }
+    return Buffer.from(res.getRemoteAddressAsText()).toString();
+  }
+
+  /**
+   * Starts the body deadline of a request: `expire` runs once if the body has not arrived in time
+   * (answer 408 and close). Set `done` when the body arrived or the request ended otherwise.
+   */
+  watchBody(expire: () => void): BodyWatch {
+    const watch: BodyWatch = { deadline: Date.now() + this.#opts.bodyTimeoutMs, done: false, expire };
+    this.#bodyWatches.push(watch);
+    return watch;
+  }
+
   route<const S extends RouteSchema | undefined = undefined>(
     method: Method,
     pattern: string,
@@ -172,21 +226,7 @@ export class HttpServer {
       .split('/')
       .filter((s) => s.startsWith(':'))
       .map((s) => s.slice(1));
-    let methods = this.#methodsByPattern.get(pattern);
-    if (!methods) {
-      methods = new Set();
-      this.#methodsByPattern.set(pattern, methods);
-      // Any other method on a known path is a 405 with the methods that are allowed.
-      this.app.any(pattern, (res, req) => {
-        const allowed = [...(this.#methodsByPattern.get(pattern) ?? [])].join(', ');
-        const requestId = req.getHeader('x-request-id') || nextRequestId();
-        this.#writeError(res, HttpErrors.METHOD_NOT_ALLOWED(`Use ${allowed} on ${pattern}`), requestId, {
-          allow: allowed,
-        });
-        this.#metrics.record(pattern, req.getCaseSensitiveMethod()).countOnly(405);
-      });
-    }
-    methods.add(method);
+    this.#allow(pattern, method);
     const register = method.toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'del';
     const uwsMethod = register === ('delete' as string) ? 'del' : register;
     const checked: Handler = checks
@@ -203,6 +243,24 @@ export class HttpServer {
     const record = this.#metrics.record(pattern, method);
     this.app[uwsMethod](pattern, (res, req) => this.#serve(res, req, method, record, paramNames, checked));
     return this;
+  }
+
+  #allow(pattern: string, method: Method): void {
+    let methods = this.#methodsByPattern.get(pattern);
+    if (!methods) {
+      methods = new Set();
+      this.#methodsByPattern.set(pattern, methods);
+      // Any other method on a known path is a 405 with the methods that are allowed.
+      this.app.any(pattern, (res, req) => {
+        const allowed = [...(this.#methodsByPattern.get(pattern) ?? [])].join(', ');
+        const requestId = req.getHeader('x-request-id') || nextRequestId();
+        this.#writeError(res, HttpErrors.METHOD_NOT_ALLOWED(`Use ${allowed} on ${pattern}`), requestId, {
+          allow: allowed,
+        });
+        this.#metrics.record(pattern, req.getCaseSensitiveMethod()).countOnly(405);
+      });
+    }
+    methods.add(method);
   }
 
   #serve(
@@ -225,8 +283,8 @@ export class HttpServer {
       if (value === undefined) badParam ??= paramNames[i]!;
       params[paramNames[i]!] = value ?? '';
     }
-    const requestId = sanitizeRequestId(headers['x-request-id']) ?? nextRequestId();
-    const ip = this.#clientIp(res, headers);
+    const requestId = requestIdOf(headers['x-request-id']);
+    const ip = this.clientIp(res, headers['x-forwarded-for']);
     const rawQuery = req.getQuery() ?? '';
     const ctx = new Context(
       method,
@@ -239,28 +297,22 @@ export class HttpServer {
       ip,
       this.#opts.log,
     );
-    this.#begin();
+    this.begin();
     res.onAborted(() => {
       if (ctx.aborted) return;
       ctx.aborted = true;
       record.countOnly(499);
-      this.#end();
+      this.end();
     });
 
     if (badParam !== undefined) {
       // Thrown here it would escape the uWS callback and abort the process: answer it instead.
       const err = HttpErrors.BAD_REQUEST(`path parameter ${badParam} is not valid percent-encoding`);
-      this.#finish(res, ctx, record, started, this.#errorReply(err));
+      this.#finish(res, ctx, record, started, errorReply(err));
       return;
     }
     if (this.#closing) {
-      this.#finish(
-        res,
-        ctx,
-        record,
-        started,
-        this.#errorReply(HttpErrors.SHUTTING_DOWN(), { 'retry-after': '1' }),
-      );
+      this.#finish(res, ctx, record, started, errorReply(HttpErrors.SHUTTING_DOWN(), { 'retry-after': '1' }));
       return;
     }
 
@@ -294,91 +346,45 @@ export class HttpServer {
         ctx,
         record,
         started,
-        this.#errorReply(HttpErrors.BAD_REQUEST('Content-Length must be one non-negative integer')),
+        errorReply(HttpErrors.BAD_REQUEST('Content-Length must be one non-negative integer')),
         true,
       );
       return;
     }
     const declared = Number(length ?? 0);
     if (declared > this.#opts.maxBodyBytes) {
-      this.#finish(res, ctx, record, started, this.#errorReply(HttpErrors.BODY_TOO_LARGE()), true);
+      this.#finish(res, ctx, record, started, errorReply(HttpErrors.BODY_TOO_LARGE()), true);
       return;
     }
     const chunks: Buffer[] = [];
     let size = 0;
-    this.#pendingBodies.set(ctx, { res, record, started, deadline: Date.now() + this.#opts.bodyTimeoutMs });
+    const watch = this.watchBody(() =>
+      this.#finish(res, ctx, record, started, errorReply(HttpErrors.REQUEST_TIMEOUT()), true),
+    );
     res.onData((chunk, isLast) => {
       if (ctx.aborted) {
-        this.#pendingBodies.delete(ctx);
+        watch.done = true;
         return;
       }
       size += chunk.byteLength;
       if (size > this.#opts.maxBodyBytes) {
         if (size - chunk.byteLength <= this.#opts.maxBodyBytes) {
-          this.#finish(res, ctx, record, started, this.#errorReply(HttpErrors.BODY_TOO_LARGE()), true);
+          this.#finish(res, ctx, record, started, errorReply(HttpErrors.BODY_TOO_LARGE()), true);
         }
         return;
       }
       // uWS reuses the chunk's memory after this callback returns: copy it.
       chunks.push(Buffer.from(chunk.slice(0)));
       if (isLast) {
-        this.#pendingBodies.delete(ctx);
+        watch.done = true;
         ctx.rawBody = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
         run();
       }
     });
   }
 
-  #clientIp(res: HttpResponse, headers: Record<string, string>): string {
-    if (this.#opts.trustProxy) {
-      const forwarded = headers['x-forwarded-for'];
-      if (forwarded) return forwarded.split(',')[0]!.trim();
-      const proxied = Buffer.from(res.getProxiedRemoteAddressAsText()).toString();
-      if (proxied) return proxied;
-    }
-    return Buffer.from(res.getRemoteAddressAsText()).toString();
-  }
-
   #failure(err: unknown, ctx: Context): Reply {
-    if (isTitanError(err)) {
-      // 503s are answers the platform gives on purpose (busy, cell unavailable, moving): not errors.
-      if (err.status >= 500 && err.status !== 503)
-        ctx.log.error({ err, requestId: ctx.requestId }, 'request failed');
-      else if (err.status === 503)
-        ctx.log.debug({ code: err.code, requestId: ctx.requestId }, 'answered 503');
-      return this.#errorReply(err);
-    }
-    ctx.log.error({ err, requestId: ctx.requestId, path: ctx.path }, 'unhandled error');
-    return this.#errorReply(HttpErrors.INTERNAL());
-  }
-
-  /**
-   * `{code, message}`, plus `reason` when the details carry one (a machine-readable why for a retriable answer);
-   * an error whose details carry `retryAfterSeconds` also gets a Retry-After header.
-   */
-  #errorReply(
-    err: {
-      status: number;
-      code: string;
-      message: string;
-      details?: Readonly<Record<string, unknown>> | undefined;
-    },
-    headers?: Record<string, string>,
-  ): Reply {
-    const wait = err.details?.retryAfterSeconds;
-    const all =
-      typeof wait === 'number'
-        ? { ...headers, 'retry-after': String(Math.max(1, Math.ceil(wait))) }
-        : headers;
-    const reason = err.details?.reason;
-    return {
-      status: err.status,
-      body:
-        typeof reason === 'string'
-          ? { code: err.code, message: err.message, reason }
-          : { code: err.code, message: err.message },
-      ...(all ? { headers: all } : {}),
-    };
+    return failureReply(err, ctx.log, ctx.requestId, ctx.path);
   }
 
   #finish(
@@ -391,31 +397,9 @@ export class HttpServer {
   ): void {
     if (ctx.aborted) return;
     ctx.aborted = true; // answered: later callbacks (onData, a second finish) must not touch res
-    const status = reply.status ?? 200;
-    const body = reply.body;
-    const payload =
-      body === undefined
-        ? ''
-        : typeof body === 'string' || body instanceof Uint8Array
-          ? body
-          : JSON.stringify(body);
-    const closeConnection = close || this.#closing;
-    res.cork(() => {
-      res.writeStatus(statusLine(status));
-      res.writeHeader('x-request-id', ctx.requestId);
-      let hasType = false;
-      if (reply.headers) {
-        for (const k in reply.headers) {
-          if (k === 'content-type') hasType = true;
-          res.writeHeader(k, reply.headers[k]!);
-        }
-      }
-      if (!hasType && payload !== '' && typeof body !== 'string')
-        res.writeHeader('content-type', JSON_HEADERS);
-      res.end(payload, closeConnection);
-    });
-    record.observe(status, (performance.now() - started) / 1000);
-    this.#end();
+    writeReply(res, ctx.requestId, reply, close || this.#closing);
+    record.observe(reply.status ?? 200, (performance.now() - started) / 1000);
+    this.end();
   }
 
   #writeError(
@@ -431,17 +415,6 @@ export class HttpServer {
       res.writeHeader('content-type', JSON_HEADERS);
       res.end(JSON.stringify({ code: err.code, message: err.message }));
     });
-  }
-
-  #begin(): void {
-    this.#inFlight++;
-    this.#metrics.inFlight++;
-  }
-
-  #end(): void {
-    this.#inFlight--;
-    this.#metrics.inFlight--;
-    if (this.#inFlight === 0 && this.#drained) this.#drained();
   }
 
   /** Registers the 404 catch-all; call after all routes. */
@@ -478,18 +451,20 @@ export class HttpServer {
   /** Stops accepting connections, then waits for in-flight requests (bounded by `timeoutMs`). */
   #sweepSlowBodies(): void {
     const now = Date.now();
-    for (const [ctx, pending] of this.#pendingBodies) {
-      if (pending.deadline > now) continue;
-      this.#pendingBodies.delete(ctx);
-      this.#finish(
-        pending.res,
-        ctx,
-        pending.record,
-        pending.started,
-        this.#errorReply(HttpErrors.REQUEST_TIMEOUT()),
-        true,
-      );
+    const queue = this.#bodyWatches;
+    let head = this.#bodyWatchHead;
+    while (head < queue.length && queue[head]!.deadline <= now) {
+      const watch = queue[head++]!;
+      if (!watch.done) {
+        watch.done = true;
+        watch.expire();
+      }
     }
+    if (head > 1024 && head * 2 > queue.length) {
+      this.#bodyWatches = queue.slice(head);
+      head = 0;
+    }
+    this.#bodyWatchHead = head;
   }
 
   async close(timeoutMs = 10_000): Promise<void> {
@@ -515,6 +490,82 @@ export class HttpServer {
   }
 }
 
+/** A request's body deadline (see HttpServer.watchBody). */
+export interface BodyWatch {
+  readonly deadline: number;
+  done: boolean;
+  readonly expire: () => void;
+}
+
+/**
+ * `{code, message}`, plus `reason` when the details carry one (a machine-readable why for a retriable answer);
+ * an error whose details carry `retryAfterSeconds` also gets a Retry-After header.
+ */
+export function errorReply(
+  err: {
+    status: number;
+    code: string;
+    message: string;
+    details?: Readonly<Record<string, unknown>> | undefined;
+  },
+  headers?: Record<string, string>,
+): Reply {
+  const wait = err.details?.retryAfterSeconds;
+  const all =
+    typeof wait === 'number' ? { ...headers, 'retry-after': String(Math.max(1, Math.ceil(wait))) } : headers;
+  const reason = err.details?.reason;
+  return {
+    status: err.status,
+    body:
+      typeof reason === 'string'
+        ? { code: err.code, message: err.message, reason }
+        : { code: err.code, message: err.message },
+    ...(all ? { headers: all } : {}),
+  };
+}
+
+/** The answer to a thrown value: a TitanError's own, or 500 INTERNAL (logged) for anything else. */
+export function failureReply(err: unknown, log: Logger, requestId: string, path: string): Reply {
+  if (isTitanError(err)) {
+    // 503s are answers the platform gives on purpose (busy, cell unavailable, moving): not errors.
+    if (err.status >= 500 && err.status !== 503) log.error({ err, requestId }, 'request failed');
+    else if (err.status === 503) log.debug({ code: err.code, requestId }, 'answered 503');
+    return errorReply(err);
+  }
+  log.error({ err, requestId, path }, 'unhandled error');
+  return errorReply(HttpErrors.INTERNAL());
+}
+
+/** Status, request id, headers and body in one cork; a body that is not a string or bytes is sent as JSON. */
+export function writeReply(res: HttpResponse, requestId: string, reply: Reply, close: boolean): void {
+  const status = reply.status ?? 200;
+  const body = reply.body;
+  const payload =
+    body === undefined
+      ? ''
+      : typeof body === 'string' || body instanceof Uint8Array
+        ? body
+        : JSON.stringify(body);
+  res.cork(() => {
+    res.writeStatus(statusLine(status));
+    res.writeHeader('x-request-id', requestId);
+    let hasType = false;
+    if (reply.headers) {
+      for (const k in reply.headers) {
+        if (k === 'content-type') hasType = true;
+        res.writeHeader(k, reply.headers[k]!);
+      }
+    }
+    if (!hasType && payload !== '' && typeof body !== 'string') res.writeHeader('content-type', JSON_HEADERS);
+    res.end(payload, close);
+  });
+}
+
+/** The client's X-Request-Id when it is a sane one, or a new id. */
+export function requestIdOf(header: string | undefined): string {
+  return header && header.length <= 128 && /^[\w.:-]+$/.test(header) ? header : nextRequestId();
+}
+
 function compileChecks(schema: RouteSchema) {
   return {
     body: schema.body && new Validator(schema.body, 'body'),
@@ -524,7 +575,7 @@ function compileChecks(schema: RouteSchema) {
 }
 
 const statusLines = new Map<number, string>();
-function statusLine(status: number): string {
+export function statusLine(status: number): string {
   let line = statusLines.get(status);
   if (!line) {
     line = `${status} ${STATUS_CODES[status] ?? 'Unknown'}`;
@@ -534,14 +585,10 @@ function statusLine(status: number): string {
 }
 
 /** decodeURIComponent, or undefined for malformed percent-encoding (`%zz`, a lone `%E0`). */
-function safeDecode(text: string): string | undefined {
+export function safeDecode(text: string): string | undefined {
   try {
     return decodeURIComponent(text);
   } catch {
     return undefined;
   }
-}
-
-function sanitizeRequestId(id: string | undefined): string | undefined {
-  return id && id.length <= 128 && /^[\w.:-]+$/.test(id) ? id : undefined;
 }
