@@ -28,6 +28,7 @@ import { SaleDirectory } from './flash-sales/directory.ts';
 import { SaleFeed } from './flash-sales/feed.ts';
 import { registerPurchaseRoute } from './flash-sales/purchase-route.ts';
 import { registerFlashSaleRoutes } from './flash-sales/routes.ts';
+import { registerStatusRoute } from './flash-sales/status-route.ts';
 import { type Caller, Guard, type RouteAccess } from './guard.ts';
 import { buildOpenApi, RouteCollector } from './openapi.ts';
 import { ServiceProxy, type Upstream } from './proxy.ts';
@@ -175,6 +176,7 @@ export async function createEdge(deps: EdgeDeps) {
     powSecret: config.TITAN_POW_SECRET,
   });
   registerPurchaseRoute({ server, guard, directory, engine, log, powSecret: config.TITAN_POW_SECRET });
+  registerStatusRoute({ server, guard, directory, log });
 
   // --- Routes owned by services, proxied ---------------------------------------------------------
   const upstreams: Record<string, Upstream> = {

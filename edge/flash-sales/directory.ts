@@ -14,9 +14,25 @@ export interface KnownSale extends SaleSnapshot {
 
 export type SaleListener = (sale: KnownSale, previous: KnownSale | undefined) => void;
 
+/** A sale as clients see it (`GET /v1/flash-sales/:id` and the list). */
+export interface SaleView {
+  id: string;
+  sku: string;
+  title: string;
+  priceMinor: number;
+  currency: string;
+  perUserLimit: number;
+  startsAt: string;
+  endsAt: string;
+  state: SaleState;
+  remaining: number;
+  powDifficulty: number;
+}
+
 export class SaleDirectory {
   readonly #sales = new Map<string, KnownSale>();
   readonly #listeners: SaleListener[] = [];
+  readonly #views = new WeakMap<KnownSale, { state: SaleState; json: string }>();
   #timer: NodeJS.Timeout | undefined;
   #failures = 0;
   #missRefresh: Promise<void> | undefined;
@@ -56,6 +72,35 @@ export class SaleDirectory {
 
   onChange(listener: SaleListener): void {
     this.#listeners.push(listener);
+  }
+
+  view(sale: KnownSale, now: number): SaleView {
+    return {
+      id: sale.id,
+      sku: sale.sku,
+      title: sale.title,
+      priceMinor: sale.priceMinor,
+      currency: sale.currency,
+      perUserLimit: sale.perUserLimit,
+      startsAt: sale.startsAt,
+      endsAt: sale.endsAt,
+      state: this.stateAt(sale, now),
+      remaining: sale.remaining,
+      powDifficulty: sale.powDifficulty,
+    };
+  }
+
+  /**
+   * The view as JSON text, built once per snapshot and state: a refresh replaces the snapshot object, and
+   * the state changes only with the clock or a refresh, so a status read is a lookup.
+   */
+  viewJson(sale: KnownSale, now: number): string {
+    const state = this.stateAt(sale, now);
+    const cached = this.#views.get(sale);
+    if (cached !== undefined && cached.state === state) return cached.json;
+    const json = JSON.stringify(this.view(sale, now));
+    this.#views.set(sale, { state, json });
+    return json;
   }
 
   /** The state now, by the clock, given what the service last said. */

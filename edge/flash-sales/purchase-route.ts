@@ -8,12 +8,13 @@
  * decoding, a token not yet verified, a sale not yet loaded) takes the general step that gives the
  * same answers as every kit route; the common case allocates no context, no error and no promise chain.
  *
- * The kit still owns the route's OpenAPI entry, its 405s, its metrics and the graceful drain (describe,
- * begin/end, closing); the checks happen in the same order as on a kit route behind the guard.
+ * The kit still owns the route's OpenAPI entry, its 405s, its metrics and the graceful drain (HttpServer.direct);
+ * the checks happen in the same order as on a kit route behind the guard.
  */
 import type { Engine, PurchaseOutcome } from '../../engine/index.ts';
 import { verifyProof } from '../../services/flash-sale/index.ts';
 import {
+  type DirectRoute,
   errorReply,
   failureReply,
   HttpErrors,
@@ -27,7 +28,6 @@ import {
   safeDecode,
   type TitanError,
   Validator,
-  writeReply,
 } from '../../services/kit/index.ts';
 import type { Identity } from '../auth.ts';
 import type { Caller, Guard, RouteAccess } from '../guard.ts';
@@ -210,7 +210,7 @@ class Purchase {
     if (this.#answered) return;
     this.#answered = true;
     this.done = true;
-    this.route.aborted();
+    this.route.direct.aborted();
   }
 
   expire(): void {
@@ -245,9 +245,7 @@ class Purchase {
     if (this.#answered) return;
     this.#answered = true;
     this.done = true;
-    const { server } = this.route;
-    writeReply(this.res, this.requestId, reply, close || server.closing);
-    this.route.finished(reply.status ?? 200, this.started);
+    this.route.direct.reply(this.res, this.requestId, reply, this.started, close);
   }
 
   fail(err: unknown): void {
@@ -259,13 +257,13 @@ class PurchaseRoute {
   readonly server: HttpServer;
   readonly log: Logger;
   readonly #deps: PurchaseRouteDeps;
-  readonly #record: ReturnType<HttpServer['describe']>;
+  readonly direct: DirectRoute;
 
   constructor(deps: PurchaseRouteDeps) {
     this.#deps = deps;
     this.server = deps.server;
     this.log = deps.log;
-    this.#record = deps.server.describe('POST', PURCHASE_PATTERN, {
+    this.direct = deps.server.direct('POST', PURCHASE_PATTERN, {
       tags: ['flash-sales'],
       summary: 'Reserve units of a sale (needs Idempotency-Key; a replay answers the first result)',
       params: SaleParams,
@@ -274,16 +272,6 @@ class PurchaseRoute {
       auth: true,
     });
     deps.server.app.post(PURCHASE_PATTERN, (res, req) => this.#receive(res, req));
-  }
-
-  aborted(): void {
-    this.#record.countOnly(499);
-    this.server.end();
-  }
-
-  finished(status: number, started: number): void {
-    this.#record.observe(status, (performance.now() - started) / 1000);
-    this.server.end();
   }
 
   #receive(res: HttpResponse, req: HttpRequest): void {
@@ -318,7 +306,7 @@ class PurchaseRoute {
     p.idempotencyKey = idempotencyKey;
     p.ip = this.server.clientIp(res, forwardedFor);
     const rawId = req.getParameter(0) ?? '';
-    this.server.begin();
+    this.direct.begin();
     res.onAborted(() => p.aborted());
 
     if (SALE_ID.test(rawId)) {

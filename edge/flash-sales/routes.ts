@@ -1,6 +1,6 @@
 /**
  * The flash-sale API at the edge: sale status from memory, proof-of-work challenges and reservation
- * status. The purchase itself has a route of its own (purchase-route.ts).
+ * status. The purchase and the sale's status have routes of their own (purchase-route.ts, status-route.ts).
  */
 import { Type } from '@sinclair/typebox';
 import type { CellRouter, ShardClients } from '../../cells/index.ts';
@@ -9,7 +9,7 @@ import { saleCellKeys } from '../../lua/keys.ts';
 import { issueChallenge } from '../../services/flash-sale/index.ts';
 import type { EdgeRoute } from '../app.ts';
 import { PurchaseErrors, SaleParams } from './contract.ts';
-import type { KnownSale, SaleDirectory } from './directory.ts';
+import type { SaleDirectory } from './directory.ts';
 
 export interface FlashSaleRouteDeps {
   route: EdgeRoute;
@@ -32,34 +32,15 @@ export function registerFlashSaleRoutes(deps: FlashSaleRouteDeps): void {
     return sale;
   };
 
-  const view = (sale: KnownSale) => ({
-    id: sale.id,
-    sku: sale.sku,
-    title: sale.title,
-    priceMinor: sale.priceMinor,
-    currency: sale.currency,
-    perUserLimit: sale.perUserLimit,
-    startsAt: sale.startsAt,
-    endsAt: sale.endsAt,
-    state: directory.stateAt(sale, Date.now()),
-    remaining: sale.remaining,
-    powDifficulty: sale.powDifficulty,
-  });
-
   route(
     'GET',
     '/v1/flash-sales',
     { access: 'public' },
-    () => ({ body: { sales: directory.all().map(view) } }),
+    () => {
+      const now = Date.now();
+      return { body: { sales: directory.all().map((s) => directory.view(s, now)) } };
+    },
     { tags, summary: 'Sales scheduled, running, or ended within the last minute' },
-  );
-
-  route(
-    'GET',
-    '/v1/flash-sales/:id',
-    { access: 'public' },
-    async (ctx) => ({ body: view(await known(ctx.params.id!)) }),
-    { tags, summary: 'A sale, its state and remaining stock (lags by under a second)', params: SaleParams },
   );
 
   route(

@@ -309,6 +309,20 @@ describe('purchase', () => {
     assert.ok(served && Number(served.split(' ').pop()) >= 2, `purchase 200s counted: ${served}`);
     const doc = (await h.call('GET', '/v1/openapi.json')).body;
     assert.ok(doc.paths['/v1/flash-sales/{id}/purchase']?.post, 'the purchase is in the OpenAPI document');
+    assert.ok(doc.paths['/v1/flash-sales/{id}']?.get, 'so is the status');
+    // The status route: the view from memory, the same refusals as any route.
+    const status = await h.call('GET', `/v1/flash-sales/${saleId}`, { headers: { 'x-request-id': 'st-1' } });
+    assert.equal(status.status, 200);
+    assert.equal(status.headers.get('x-request-id'), 'st-1');
+    assert.deepEqual(
+      [status.body.id, status.body.state, status.body.perUserLimit, typeof status.body.remaining],
+      [saleId, 'live', 5, 'number'],
+    );
+    const unknown = await h.call('GET', '/v1/flash-sales/fsnosuchsale');
+    assert.deepEqual([unknown.status, unknown.body.code], [404, 'SALE_NOT_FOUND']);
+    assert.equal((await h.call('GET', '/v1/flash-sales/fs%zz')).body.code, 'BAD_REQUEST');
+    assert.equal((await h.call('GET', '/v1/flash-sales/no-such')).body.code, 'VALIDATION_FAILED');
+    assert.equal((await h.call('DELETE', `/v1/flash-sales/${saleId}`)).status, 405);
   });
 
   test('many concurrent requests of one user never exceed the per-user limit', async () => {

@@ -21,6 +21,7 @@ export { Health, type ReadinessCheck, type ReadinessReport } from './health.ts';
 export { HttpErrors } from './http/errors.ts';
 export {
   type BodyWatch,
+  DirectRoute,
   errorReply,
   failureReply,
   type Handler,

@@ -171,15 +171,15 @@ export class HttpServer {
   }
 
   /**
-   * Declares a route that a module serves on `app` itself (a hot path that cannot afford the generic
-   * request context): it appears in `routes` (OpenAPI), other methods on its path get 405, and the
-   * returned record is its metrics. The module must count itself with begin()/end() and answer
-   * SHUTTING_DOWN while `closing`.
+   * Declares a route that a module serves on `app` itself (a hot path that cannot afford the generic request
+   * context): it appears in `routes` (OpenAPI), other methods on its path get 405, and the returned DirectRoute
+   * counts, answers and measures its requests as every kit route does. The module registers its uWS handler,
+   * calls begin() per request, and answers SHUTTING_DOWN while `closing`.
    */
-  describe(method: Method, pattern: string, schema?: RouteSchema): RouteRecord {
+  direct(method: Method, pattern: string, schema?: RouteSchema): DirectRoute {
     this.routes.push({ method, pattern, schema });
     this.#allow(pattern, method);
-    return this.#metrics.record(pattern, method);
+    return new DirectRoute(this, this.#metrics.record(pattern, method));
   }
 
   /** A request started: counted in flight until end(), so close() waits for it. */
@@ -487,6 +487,32 @@ export class HttpServer {
         resolve();
       };
     });
+  }
+}
+
+/** A route served on uWS directly (see HttpServer.direct): its answers, metrics and in-flight count. */
+export class DirectRoute {
+  constructor(
+    readonly server: HttpServer,
+    readonly record: RouteRecord,
+  ) {}
+
+  /** A request of this route started (close() waits for it until reply() or aborted()). */
+  begin(): void {
+    this.server.begin();
+  }
+
+  /** Writes the answer (see writeReply), observes its status and duration, ends the request. */
+  reply(res: HttpResponse, requestId: string, reply: Reply, startedAt: number, close = false): void {
+    writeReply(res, requestId, reply, close || this.server.closing);
+    this.record.observe(reply.status ?? 200, (performance.now() - startedAt) / 1000);
+    this.server.end();
+  }
+
+  /** The client went away before the answer. */
+  aborted(): void {
+    this.record.countOnly(499);
+    this.server.end();
   }
 }
 
