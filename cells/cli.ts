@@ -5,7 +5,7 @@
  */
 import { type CommandUnknownOpts, InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import type { CellPools, CellStatus, PoolName } from './schema.ts';
-import { POOL_NAMES } from './schema.ts';
+import { POOL_NAMES, RUN_ON } from './schema.ts';
 
 /** What the commands need from the program: an API connection (made on first use) and the output mode. */
 export interface CellsCliContext {
@@ -57,6 +57,7 @@ const TUNE_FLAGS = [
   ['--batch-wait-us <us>', 'batchMaxWaitMicros', 'int'],
   ['--review-threshold <score>', 'reviewThreshold', 'number'],
   ['--deny-threshold <score>', 'denyThreshold', 'number'],
+  ['--run-on <where>', 'runOn', 'choice'],
 ] as const;
 
 const SETTING_ROWS = [
@@ -69,6 +70,7 @@ const SETTING_ROWS = [
   'batchMaxWaitMicros',
   'reviewThreshold',
   'denyThreshold',
+  'runOn',
 ] as const;
 
 function integer(what: string) {
@@ -186,7 +188,7 @@ export function addCellsCommands(program: CommandUnknownOpts, ctx: CellsCliConte
             ['SETTING', ...POOL_NAMES],
             ...SETTING_ROWS.map((k) => [
               k,
-              ...POOL_NAMES.map((p) => String((c.pools[p] as Record<string, number>)[k] ?? '-')),
+              ...POOL_NAMES.map((p) => String((c.pools[p] as Record<string, unknown>)[k] ?? '-')),
             ]),
           ]),
         ];
@@ -219,15 +221,17 @@ export function addCellsCommands(program: CommandUnknownOpts, ctx: CellsCliConte
     .addOption(new Option('--pool <pool>', 'engine pool').choices(POOL_NAMES).makeOptionMandatory())
     .addOption(ifVersion());
   const settingOptions = TUNE_FLAGS.map(([flag, setting, kind]) => {
-    const option = new Option(flag, setting).argParser(kind === 'int' ? integer(setting) : decimal);
+    const option = new Option(flag, setting);
+    if (kind === 'choice') option.choices(RUN_ON);
+    else option.argParser(kind === 'int' ? integer(setting) : decimal);
     tune.addOption(option);
     return [option.attributeName(), setting] as const;
   });
   tune.action(async (cell, _options, command) => {
     const options = command.opts() as Record<string, unknown>;
-    const patch: Record<string, number> = {};
+    const patch: Record<string, number | string> = {};
     for (const [key, setting] of settingOptions) {
-      if (options[key] !== undefined) patch[setting] = options[key] as number;
+      if (options[key] !== undefined) patch[setting] = options[key] as number | string;
     }
     if (Object.keys(patch).length === 0) {
       command.error('error: give at least one setting to change, e.g. --max-threads 8', {

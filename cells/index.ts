@@ -28,14 +28,16 @@ export type {
   CellMap,
   CellPools,
   CellStatus,
+  FlashSalePoolSettings,
   FraudPoolSettings,
   PoolName,
   PoolSettings,
   RedisEndpoint,
+  RunOn,
   Shard,
   SlotRange,
 } from './schema.ts';
-export { CellMapSchema, MAX_CELL_ID, POOL_LIMITS, POOL_NAMES, SLOT_COUNT } from './schema.ts';
+export { CellMapSchema, MAX_CELL_ID, POOL_LIMITS, POOL_NAMES, RUN_ON, SLOT_COUNT } from './schema.ts';
 export type { SimulationOptions, SimulationResult } from './simulation.ts';
 export { formatSimulation, simulate } from './simulation.ts';
 export type { SlotMove } from './slots.ts';

@@ -10,6 +10,7 @@ import type {
   CellMap,
   CellPools,
   CellStatus,
+  FlashSalePoolSettings,
   FraudPoolSettings,
   PoolName,
   PoolSettings,
@@ -199,7 +200,9 @@ export function failover(map: CellMap, cell: number): CellMap {
 
 export type PoolSettingsPatch<P extends PoolName> = P extends 'fraud'
   ? Partial<FraudPoolSettings>
-  : Partial<PoolSettings>;
+  : P extends 'flashSale'
+    ? Partial<FlashSalePoolSettings>
+    : Partial<PoolSettings>;
 
 /** Changes some settings of one pool of one cell; the merged settings are validated like the whole map. */
 export function tune<P extends PoolName>(

@@ -34,6 +34,26 @@ const poolFields = {
 
 export const PoolSettingsSchema = Type.Object(poolFields, { additionalProperties: false });
 
+/** Where a cell's flash-sale batches run their Lua call. */
+export const RUN_ON = ['workers', 'event-loop'] as const;
+export type RunOn = (typeof RUN_ON)[number];
+
+export const FlashSalePoolSettingsSchema = Type.Object(
+  {
+    ...poolFields,
+    runOn: Type.Optional(
+      Type.Union(
+        RUN_ON.map((r) => Type.Literal(r)),
+        {
+          description:
+            "workers (default): the pool's Piscina threads; event-loop: the edge's own event loop, one connection per cell (no thread hop; the thread settings are unused)",
+        },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 export const FraudPoolSettingsSchema = Type.Object(
   {
     ...poolFields,
@@ -52,7 +72,7 @@ export const FraudPoolSettingsSchema = Type.Object(
 );
 
 export const CellPoolsSchema = Type.Object(
-  { flashSale: PoolSettingsSchema, inventory: PoolSettingsSchema, fraud: FraudPoolSettingsSchema },
+  { flashSale: FlashSalePoolSettingsSchema, inventory: PoolSettingsSchema, fraud: FraudPoolSettingsSchema },
   { additionalProperties: false },
 );
 
@@ -119,6 +139,7 @@ export const CellMapSchema = Type.Object(
 
 export type PoolSettings = Static<typeof PoolSettingsSchema>;
 export type FraudPoolSettings = Static<typeof FraudPoolSettingsSchema>;
+export type FlashSalePoolSettings = Static<typeof FlashSalePoolSettingsSchema>;
 export type CellPools = Static<typeof CellPoolsSchema>;
 export type PoolName = keyof CellPools;
 export type CellStatus = Static<typeof CellStatusSchema>;

@@ -10,6 +10,7 @@ import {
   type PoolName,
   type PoolSettings,
   type PoolSettingsPatch,
+  type RunOn,
   tune as tuneMap,
 } from '../cells/index.ts';
 import type { Logger } from '../services/kit/logger.ts';
@@ -18,6 +19,7 @@ import { fraudBatchKey, InventoryOp } from './codec.ts';
 import { type BatchObserver, Dispatcher } from './dispatcher.ts';
 import { EngineErrors } from './errors.ts';
 import type { FraudRequest } from './fraud/index.ts';
+import { InLoopPool } from './in-loop-pool.ts';
 import { flashSaleCodec, fraudCodec, HARD_MAX_BATCH, inventoryCodec, WORKER_FILES } from './kinds.ts';
 import { EngineMetrics, type PoolSample } from './metrics.ts';
 import type {
@@ -29,7 +31,7 @@ import type {
   FraudOutcome,
   PurchaseOutcome,
 } from './outcomes.ts';
-import { WorkerPool, type WorkerPoolStats } from './pool.ts';
+import { type EnginePool, WorkerPool, type WorkerPoolStats } from './pool.ts';
 import { checkCartReserve, checkFraud, checkHoldId, checkPurchase } from './validate.ts';
 import type { EngineWorkerData } from './workers/connection.ts';
 
@@ -71,6 +73,8 @@ export interface PoolStats extends WorkerPoolStats {
   readonly cell: number;
   readonly pool: PoolName;
   readonly settings: PoolSettings;
+  /** Where the lane's batches run: its worker threads, or the event loop (flash-sale `runOn`). */
+  readonly runOn: RunOn;
   /** Requests waiting in the dispatcher for their batch to be sent. */
   readonly pendingRequests: number;
   readonly batches: number;
@@ -91,7 +95,9 @@ interface Counters {
 interface Lane<Out> {
   readonly cell: number;
   readonly pool: PoolName;
-  readonly workers: WorkerPool;
+  readonly workers: EnginePool;
+  /** Where its batches run (flash-sale lanes; the others always use workers). */
+  readonly runOn: RunOn;
   readonly dispatcher: Dispatcher<Out>;
   readonly counters: Counters;
 }
@@ -286,6 +292,15 @@ export class Engine {
     const router = map instanceof CellRouter ? map : new CellRouter(map);
     this.#router = router;
     for (const [cell, lanes] of this.#cells) {
+      const flash = lanes.flashSale;
+      if (flash !== undefined && router.has(cell) && flash.runOn !== runOnOf(router, cell)) {
+        // Another place to run on is another lane: the new one starts with the next request (or warm-up),
+        // the old one drains its batches and closes.
+        lanes.flashSale = undefined;
+        const done = this.#closeLanes({ flashSale: flash }).finally(() => this.#retiring.delete(done));
+        this.#retiring.add(done);
+        this.#logger.info({ cell, runOn: runOnOf(router, cell) }, 'engine flash-sale lane moved');
+      }
       if (!router.has(cell)) {
         this.#cells.delete(cell);
         const done = this.#closeLanes(lanes).finally(() => this.#retiring.delete(done));
@@ -328,6 +343,7 @@ export class Engine {
           cell: lane.cell,
           pool: lane.pool,
           settings: lane.workers.settings,
+          runOn: lane.runOn,
           ...lane.workers.stats(),
           pendingRequests: lane.dispatcher.pendingRequests,
           batches: c.batches,
@@ -410,23 +426,30 @@ export class Engine {
     const file = this.#options.testing?.workerFiles?.[pool] ?? WORKER_FILES[pool];
     if (file === null) throw EngineErrors.ENGINE_POOL_UNAVAILABLE(`pool ${pool} has no worker yet`, { pool });
     const settings = this.#router.pools(cell)[pool];
-    const workers = new WorkerPool({
-      cell,
-      pool,
-      filename: file.href,
-      settings,
-      workerData: this.#workerData(this.#router, cell),
-      taskTimeoutMs: this.#options.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS,
-      logger: this.#logger,
-      ...(this.#options.resourceLimits === undefined ? {} : { resourceLimits: this.#options.resourceLimits }),
-    });
+    const runOn: RunOn = pool === 'flashSale' ? runOnOf(this.#router, cell) : 'workers';
+    const workerData = this.#workerData(this.#router, cell);
+    const workers: EnginePool =
+      runOn === 'event-loop'
+        ? new InLoopPool({ cell, settings, workerData, logger: this.#logger })
+        : new WorkerPool({
+            cell,
+            pool,
+            filename: file.href,
+            settings,
+            workerData,
+            taskTimeoutMs: this.#options.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS,
+            logger: this.#logger,
+            ...(this.#options.resourceLimits === undefined
+              ? {}
+              : { resourceLimits: this.#options.resourceLimits }),
+          });
     const counters: Counters = { batches: 0, requests: 0, busy: 0, retries: 0, luaCalls: 0 };
     const observer = counting(counters, this.#metrics.observer(String(cell), pool));
     const dispatcher = new Dispatcher<Out>(workers, codec, settings, {
       hardMax: HARD_MAX_BATCH[pool],
       observer,
     });
-    return { cell, pool, workers, dispatcher, counters };
+    return { cell, pool, workers, runOn, dispatcher, counters };
   }
 
   #workerData(router: CellRouter, cell: number): EngineWorkerData {
@@ -465,6 +488,10 @@ export class Engine {
       }
     }
   }
+}
+
+function runOnOf(router: CellRouter, cell: number): RunOn {
+  return router.pools(cell).flashSale.runOn ?? 'workers';
 }
 
 export function createEngine(options: EngineOptions): Engine {

@@ -16,6 +16,7 @@ import { Piscina } from 'piscina';
 import type { PoolName, PoolSettings } from '../cells/index.ts';
 import type { Logger } from '../services/kit/logger.ts';
 import { WARM_TASK_BYTES } from './codec.ts';
+import type { BatchSink } from './dispatcher.ts';
 import { EngineErrors } from './errors.ts';
 import type { RetryReason } from './outcomes.ts';
 
@@ -30,6 +31,17 @@ export interface WorkerPoolOptions {
   readonly taskTimeoutMs: number;
   readonly resourceLimits?: ResourceLimits;
   readonly logger: Logger;
+}
+
+/** What a lane runs its batches on: a Piscina pool (WorkerPool) or the event loop itself (InLoopPool). */
+export interface EnginePool extends BatchSink {
+  readonly settings: PoolSettings;
+  stats(): WorkerPoolStats;
+  /** New settings (and possibly endpoint); true when it started a new generation. */
+  resize(settings: PoolSettings, workerData: unknown): boolean;
+  warm(): Promise<void>;
+  killThread(): boolean;
+  close(): Promise<void>;
 }
 
 export interface WorkerPoolStats {
@@ -128,7 +140,7 @@ class Generation {
   }
 }
 
-export class WorkerPool {
+export class WorkerPool implements EnginePool {
   readonly cell: number;
   readonly pool: PoolName;
   readonly #options: WorkerPoolOptions;

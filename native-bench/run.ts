@@ -6,7 +6,8 @@
  * writes <out>/<timestamp>.json and <out>/latest.md with SVG charts (out: native-bench/results, or a temp
  * dir for --smoke). Progress goes to stderr; the written files' paths to stdout.
  *
- * Options: --duration S (10) --warmup S (3; 0 skips) --connections N (256) --users N (5000) --ws-clients N (10000)
+ * Options: --duration S (10) --warmup S (3; 0 skips) --connections N[,N...] (64,256: the purchase runs at each,
+ *          the other scenarios at the largest) --users N (5000) --ws-clients N (10000)
  *          --generators wrk,autocannon  --edge-processes N (1)  --out DIR  --data-dir DIR  --keep-stack
  *          --cpu-prof (V8 profiles of the edge and the peer, summarized in the report)
  */
@@ -73,11 +74,15 @@ const int = (v: string | undefined, fallback: number, name: string) => {
   }
   return n;
 };
+const purchaseConnections = (opts.connections ?? (smoke ? '32' : '64,256'))
+  .split(',')
+  .map((c) => int(c.trim(), 0, 'connections'));
 const settings: BenchSettings = {
   smoke,
   durationS: int(opts.duration, smoke ? 1 : 10, 'duration'),
   warmupS: int(opts.warmup, smoke ? 0 : 3, 'warmup'),
-  connections: int(opts.connections, smoke ? 32 : 256, 'connections'),
+  connections: Math.max(...purchaseConnections),
+  purchaseConnections,
   generators: (opts.generators ?? 'wrk,autocannon').split(',').filter(Boolean) as Generator[],
   users: int(opts.users, smoke ? 60 : 5000, 'users'),
   wsClients: int(opts['ws-clients'], smoke ? 200 : 10_000, 'ws-clients'),

@@ -87,6 +87,46 @@ describe('engine pools', () => {
     }
   });
 
+  it('runOn event-loop: the same batches and answers without a thread; switching live loses no request', async () => {
+    const { map, cells } = testMap({ flashSale: { runOn: 'event-loop' } });
+    const { engine } = testEngine(map);
+    try {
+      const s = await openSale(cells[0], { initial: 100, quota: 100, perUserLimit: 2 });
+      const buy = (user: string, key: string) =>
+        engine.flashSale(cells[0], {
+          saleId: s.saleId,
+          userId: user,
+          quantity: 1,
+          idempotencyKey: key,
+          at: s.at,
+        });
+      const burst = await Promise.all(Array.from({ length: 60 }, (_, i) => buy(`u${i % 20}`, `e${i}`)));
+      const reserved = burst.filter((o) => o.status === 'reserved').length;
+      assert.equal(reserved, 40, 'two per user, batched on the loop');
+      assert.ok(burst.every((o) => o.status === 'reserved' || o.status === 'limit_reached'));
+      const replay = await buy('u0', 'e0');
+      assert.equal(replay.status, 'duplicate');
+      let st = flashStats(engine, cells[0])!;
+      assert.deepEqual([st.runOn, st.threads], ['event-loop', 0]);
+      assert.ok(st.luaCalls < 60, `batched: ${st.luaCalls} Lua calls for 61 requests`);
+      // back to workers while requests are in flight: every one is answered, none lost or doubled
+      const during = Array.from({ length: 40 }, (_, i) => buy(`v${i}`, `f${i}`));
+      engine.tune(cells[0], 'flashSale', { runOn: 'workers' });
+      const after = Array.from({ length: 20 }, (_, i) => buy(`w${i}`, `g${i}`));
+      const all = await Promise.all([...during, ...after]);
+      assert.ok(
+        all.every((o) => o.status === 'reserved'),
+        JSON.stringify(all.filter((o) => o.status !== 'reserved')),
+      );
+      st = flashStats(engine, cells[0])!;
+      assert.equal(st.runOn, 'workers');
+      const l = await ledger(s.saleId, cells);
+      assert.deepEqual([l.reserved, l.balanced], [100, true], 'every answer is in the ledger exactly once');
+    } finally {
+      await engine.close();
+    }
+  });
+
   it('keeps minThreads workers alive', async () => {
     const { map, cells } = testMap({ flashSale: { minThreads: 2, maxThreads: 3 } });
     const { engine } = testEngine(map);

@@ -8,6 +8,7 @@ import {
   type CellMap,
   type CellPools,
   DEFAULT_POOLS,
+  type FlashSalePoolSettings,
   type FraudPoolSettings,
   generateMap,
   type PoolSettings,
@@ -37,7 +38,7 @@ export const SMALL_POOL: PoolSettings = {
  */
 export function testMap(
   pools: Partial<{
-    flashSale: Partial<PoolSettings>;
+    flashSale: Partial<FlashSalePoolSettings>;
     inventory: Partial<PoolSettings>;
     fraud: Partial<FraudPoolSettings>;
   }> = {},

@@ -1,11 +1,18 @@
 /** Pool settings of the bench's cell map: read them, and write a new map version with every cell's flash-sale pool patched. */
 import { writeFileSync } from 'node:fs';
-import { type CellMap, loadCellMap, type PoolSettings, serializeCellMap, tune } from '../../cells/index.ts';
+import {
+  type CellMap,
+  type FlashSalePoolSettings,
+  loadCellMap,
+  type PoolSettings,
+  serializeCellMap,
+  tune,
+} from '../../cells/index.ts';
 
 export type FlashSalePoolPatch = Partial<
   Pick<
-    PoolSettings,
-    'minThreads' | 'maxThreads' | 'concurrentTasksPerWorker' | 'batchMaxSize' | 'batchMaxWaitMicros'
+    FlashSalePoolSettings,
+    'minThreads' | 'maxThreads' | 'concurrentTasksPerWorker' | 'batchMaxSize' | 'batchMaxWaitMicros' | 'runOn'
   >
 >;
 

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { type CpuProbe, redisCpuSeconds, treeCpuSeconds } from './cpu.ts';
 import type { Generator } from './load.ts';
 import type { MeasureContext, RunRecord, Target } from './measure.ts';
-import type { BenchStack } from './stack.ts';
+import { type BenchStack, PLATFORM_PROCESSES } from './stack.ts';
 import type { BenchTools } from './tools.ts';
 import type { BenchUser } from './users.ts';
 
@@ -11,7 +11,10 @@ export interface BenchSettings {
   smoke: boolean;
   durationS: number;
   warmupS: number;
+  /** Connections of every run but the purchase's (the largest of `purchaseConnections`). */
   connections: number;
+  /** The purchase scenario runs at each of these, in the same run. */
+  purchaseConnections: number[];
   generators: Generator[];
   users: number;
   wsClients: number;
@@ -40,12 +43,16 @@ export function redisProbe(redis: Redis): CpuProbe {
   return { name: 'redis', kind: 'redis', read: () => redisCpuSeconds(redis) };
 }
 
-/** The platform's serving processes besides the front server: auth, flash-sale, Redis, PostgreSQL. */
+/**
+ * The platform's processes besides the front server, as `npm start` runs them: every service (auth, flash-sale,
+ * the outbox relay, ...), Redis and PostgreSQL. Their CPU is part of every purchase's cost.
+ */
 function backing(ctx: BenchContext): CpuProbe[] {
   const s = ctx.stack;
   const probes = [
-    nodeProbe('auth', s.pid('auth')),
-    nodeProbe('flash-sale', s.pid('flash-sale')),
+    ...PLATFORM_PROCESSES.filter((name) => name !== 'edge' && s.processes.has(name)).map((name) =>
+      nodeProbe(name, s.pid(name)),
+    ),
     redisProbe(ctx.redis),
   ];
   const pg = s.postgresPid;
@@ -63,7 +70,8 @@ export function edgeTarget(ctx: BenchContext): Target {
 
 /**
  * The peer is measured with the same backing processes as the edge: it uses the same sale machinery (the
- * flash-sale service moves quota into the cells it buys from) and the same auth service's JWKS.
+ * flash-sale service moves quota into the cells it buys from), the same auth service's JWKS, and its script
+ * writes the same outbox events the relay moves.
  */
 export function peerTarget(ctx: BenchContext): Target {
   return {

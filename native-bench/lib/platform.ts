@@ -37,13 +37,17 @@ export async function loginOperator(authUrl: string, email: string, password: st
 
 let saleSeq = 0;
 
-/** Creates a live sale through the edge and waits until the edge serves it. */
+/**
+ * Creates a sale through the edge and waits until the edge serves it: live now, or (with `startsAtMs`)
+ * scheduled to open then.
+ */
 export async function createSale(
   edgeUrl: string,
   operatorToken: string,
-  input: { stock: number; perUserLimit: number; title: string; sku?: string },
+  input: { stock: number; perUserLimit: number; title: string; sku?: string; startsAtMs?: number },
 ): Promise<string> {
   const now = Date.now();
+  const startsAt = input.startsAtMs ?? now - 1000;
   const r = await call('POST', `${edgeUrl}/v1/admin/flash-sales`, {
     token: operatorToken,
     key: `bench-sale-${process.pid}-${now}-${++saleSeq}`,
@@ -54,14 +58,14 @@ export async function createSale(
       currency: 'EUR',
       stock: input.stock,
       perUserLimit: input.perUserLimit,
-      startsAt: new Date(now - 1000).toISOString(),
+      startsAt: new Date(startsAt).toISOString(),
       endsAt: new Date(now + 6 * 3600_000).toISOString(),
       reservationTtlSeconds: 3600,
     },
   });
   if (r.status !== 201) throw new Error(`cannot create a sale: ${r.status} ${JSON.stringify(r.body)}`);
   const id = r.body.saleId as string;
-  await waitForSale(edgeUrl, id, (s) => s.state === 'live');
+  await waitForSale(edgeUrl, id, (s) => s.state === (startsAt > Date.now() ? 'scheduled' : 'live'));
   return id;
 }
 
@@ -92,6 +96,19 @@ export interface SaleCounters {
   soldOut: number;
   /** Quota left in the cells. */
   quota: number;
+}
+
+/** Redis's memory in use and AOF size (bytes), and how many AOF rewrites it has done: deltas over a run. */
+export async function redisFootprint(redis: Redis): Promise<Record<string, number>> {
+  const memory = await redis.info('memory');
+  const persistence = await redis.info('persistence');
+  const field = (text: string, name: string) =>
+    Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(text)?.[1] ?? 0);
+  return {
+    redisMemoryBytes: field(memory, 'used_memory'),
+    aofBytes: field(persistence, 'aof_current_size'),
+    aofRewrites: field(persistence, 'aof_rewrites'),
+  };
 }
 
 /** Sums of the sale's per-cell counters, read from the cells' hashes. */

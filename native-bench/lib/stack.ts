@@ -46,12 +46,27 @@ export const OPERATOR = { email: 'bench-operator@titan.local', password: 'bench-
 const FIXED_PORTS = {
   redis: 39379,
   postgres: 39432,
+  relay: 39105,
+  user: 39102,
   auth: 39101,
+  catalog: 39103,
   flashSale: 39104,
   edge: 39080,
   peer: 39090,
   hello: 39091,
 };
+
+/** The bench port of each platform service (services/registry.ts names). */
+const SERVICE_PORT: Record<string, keyof typeof FIXED_PORTS> = {
+  events: 'relay',
+  user: 'user',
+  auth: 'auth',
+  catalog: 'catalog',
+  'flash-sale': 'flashSale',
+};
+
+/** The platform's processes as `npm start` runs them (deploy/local/platform.ts): every service, then the edge. */
+export const PLATFORM_PROCESSES = [...SERVICES.filter((s) => s.entry && s.port).map((s) => s.name), 'edge'];
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -149,13 +164,8 @@ export class BenchStack {
       TITAN_LOGIN_MAX_FAILURES_PER_IP: '100000',
       TITAN_BOOTSTRAP_ADMIN_EMAIL: OPERATOR.email,
       TITAN_BOOTSTRAP_ADMIN_PASSWORD: OPERATOR.password,
-      TITAN_AUTH_PORT: String(this.ports.auth),
-      TITAN_FLASH_SALE_PORT: String(this.ports.flashSale),
-      TITAN_AUTH_URL: this.authUrl,
+      ...this.#serviceUrls(),
       TITAN_AUTH_JWKS_URL: jwks,
-      TITAN_FLASH_SALE_URL: `http://127.0.0.1:${this.ports.flashSale}`,
-      TITAN_USER_URL: 'http://127.0.0.1:1',
-      TITAN_CATALOG_URL: 'http://127.0.0.1:1',
       TITAN_EDGE_PORT: String(this.ports.edge),
       TITAN_EDGE_HOST: '127.0.0.1',
       TITAN_EDGE_PROCESSES: String(o.edgeProcesses),
@@ -181,13 +191,32 @@ export class BenchStack {
     }
     if (!processes) return;
     // Nothing here needs another process at start (JWKS and sale snapshots are fetched lazily): all at once.
+    // Every service `npm start` runs is running here too (the outbox relay included): the bench measures
+    // the platform as it runs, background work and all.
     await Promise.all([
-      this.spawn('auth', 'services/auth/main.ts', this.ports.auth),
+      ...SERVICES.filter((svc) => svc.entry && svc.port).map((svc) => {
+        const key = SERVICE_PORT[svc.name];
+        if (key === undefined)
+          throw new Error(`service ${svc.name} has no bench port: add it to SERVICE_PORT`);
+        return this.spawn(svc.name, svc.entry!, this.ports[key]);
+      }),
       this.spawn('hello', 'native-bench/peers/uws-hello.ts', this.ports.hello),
-      this.spawn('flash-sale', 'services/flash-sale/main.ts', this.ports.flashSale),
       this.spawn('peer', 'native-bench/peers/fastify-purchase.ts', this.ports.peer),
       this.spawn('edge', 'edge/main.ts', this.ports.edge),
     ]);
+  }
+
+  /** Each service's port variable and URL, as deploy/local/platform.ts sets them, on the bench ports. */
+  #serviceUrls(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const svc of SERVICES) {
+      const key = SERVICE_PORT[svc.name];
+      if (!svc.port || key === undefined) continue;
+      const port = this.ports[key];
+      out[svc.port.env] = String(port);
+      out[`TITAN_${svc.name.toUpperCase().replaceAll('-', '_')}_URL`] = `http://127.0.0.1:${port}`;
+    }
+    return out;
   }
 
   async spawn(name: string, entry: string, port: number): Promise<BenchProcess> {

@@ -52,7 +52,15 @@ function recordsTable(records: RunRecord[], all: RunRecord[]): string {
       r.connections,
       n0(r.rps),
       r.role === 'subject'
-        ? ratioTo(r, all, (o) => o.role === 'peer' && o.scenario === r.scenario && o.variant === r.variant)
+        ? ratioTo(
+            r,
+            all,
+            (o) =>
+              o.role === 'peer' &&
+              o.scenario === r.scenario &&
+              o.variant === r.variant &&
+              o.connections === r.connections,
+          )
         : '',
       r.role !== 'ceiling' ? ratioTo(r, all, (o) => o.target === 'uws-hello') : '',
       n2(r.latencyMs.p50),
