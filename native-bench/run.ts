@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- <scenario>...] [--smoke] [options]`: the benchmark suites of native-bench/.
  * Scenarios: purchase, status, ws-fanout, micro, tune (default: all, in that order).
- * Starts a bench stack of its own (data dir .titan-bench/, ports 39xxx; never the dev or test stack's), or
+ * Starts a bench stack of its own (data dir .titan-bench/, ports 28xxx; never the dev or test stack's), or
  * uses the Redis and database given in TITAN_BENCH_REDIS_URL / TITAN_BENCH_DATABASE_URL (the smoke test);
  * writes <out>/<timestamp>.json and <out>/latest.md with SVG charts (out: native-bench/results, or a temp
  * dir for --smoke). Progress goes to stderr; the written files' paths to stdout.

@@ -13,7 +13,7 @@ import { pidCpuSeconds } from './cpu.ts';
 export type Generator = 'wrk' | 'autocannon';
 
 export interface LoadSpec {
-  /** Base URL, e.g. http://127.0.0.1:39080 */
+  /** Base URL, e.g. http://127.0.0.1:28080 */
   base: string;
   method: 'GET' | 'POST';
   path: string;

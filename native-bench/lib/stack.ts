@@ -22,7 +22,7 @@ export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface BenchStackOptions {
   dataDir: string;
-  /** Fixed ports (the bench stack's 39xxx) or `auto` (free ports, for the smoke test). */
+  /** Fixed ports (the bench stack's 28xxx, below the ephemeral range so no client socket holds one) or `auto` (free ports, for the smoke test). */
   ports: 'fixed' | 'auto';
   /** Use this Redis and database instead of starting a stack. */
   external?: { redisUrl: string; databaseUrl: string };
@@ -44,16 +44,16 @@ export interface BenchProcess {
 export const OPERATOR = { email: 'bench-operator@titan.local', password: 'bench-operator-password' };
 
 const FIXED_PORTS = {
-  redis: 39379,
-  postgres: 39432,
-  relay: 39105,
-  user: 39102,
-  auth: 39101,
-  catalog: 39103,
-  flashSale: 39104,
-  edge: 39080,
-  peer: 39090,
-  hello: 39091,
+  redis: 28379,
+  postgres: 28432,
+  relay: 28105,
+  user: 28102,
+  auth: 28101,
+  catalog: 28103,
+  flashSale: 28104,
+  edge: 28080,
+  peer: 28090,
+  hello: 28091,
 };
 
 /** The bench port of each platform service (services/registry.ts names). */

@@ -20,7 +20,7 @@ import { TokenBuckets } from '../../edge/rate-limit.ts';
 import { decodePurchaseEntry, purchaseKeys } from '../../lua/flash-sale-purchase.ts';
 
 const env = process.env;
-const port = Number(env.TITAN_BENCH_PEER_PORT ?? 39090);
+const port = Number(env.TITAN_BENCH_PEER_PORT ?? 28090);
 const redis = new Redis(env.TITAN_REDIS_URL ?? 'redis://127.0.0.1:6379', { enableAutoPipelining: true });
 const PURCHASE_LUA = readFileSync(new URL('../../lua/flash-sale-purchase.lua', import.meta.url), 'utf8');
 redis.defineCommand('flashSalePurchase', { numberOfKeys: 6, lua: PURCHASE_LUA });

@@ -6,7 +6,7 @@
 import { requireNativeUws } from '../../services/kit/http/uws.ts';
 
 const uws = requireNativeUws();
-const port = Number(process.env.TITAN_BENCH_HELLO_PORT ?? 39091);
+const port = Number(process.env.TITAN_BENCH_HELLO_PORT ?? 28091);
 const app = uws.App();
 app.any('/*', (res) => {
   res.end('Hello World!');
