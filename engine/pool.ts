@@ -102,6 +102,71 @@ function runningTasks(worker: Parameters<LoadBalancer>[1][number]): number {
   return tasks?.taskInfos?.size ?? worker.currentUsage;
 }
 
+/**
+ * A task's abort signal for Piscina, expired by its pool's one deadline sweep: an `AbortSignal.timeout` per
+ * task costs a timer, an EventTarget, a WeakRef and a FinalizationRegistry entry on the main thread, for a
+ * backstop that almost never fires. Piscina needs only `aborted`, `reason` and the listener methods.
+ */
+class DeadlineSignal {
+  aborted = false;
+  reason: unknown = undefined;
+  /** The task settled: the sweep skips it. */
+  done = false;
+  #listener: (() => void) | undefined;
+  constructor(readonly deadline: number) {}
+  addEventListener(_type: 'abort', listener: () => void): void {
+    this.#listener = listener;
+  }
+  removeEventListener(): void {
+    this.#listener = undefined;
+  }
+  expire(): void {
+    if (this.done || this.aborted) return;
+    this.aborted = true;
+    this.reason = new DOMException('The task timed out', 'TimeoutError');
+    this.#listener?.();
+  }
+}
+
+/** Every task of a pool has the same timeout, so deadlines only grow: a FIFO swept a few times a second. */
+class TaskDeadlines {
+  #queue: DeadlineSignal[] = [];
+  #head = 0;
+  #timer: NodeJS.Timeout | undefined;
+  constructor(readonly timeoutMs: number) {}
+
+  signal(): DeadlineSignal {
+    const s = new DeadlineSignal(performance.now() + this.timeoutMs);
+    this.#queue.push(s);
+    if (this.#timer === undefined) {
+      this.#timer = setInterval(() => this.#sweep(), Math.max(10, Math.min(250, this.timeoutMs / 4)));
+      this.#timer.unref();
+    }
+    return s;
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #sweep(): void {
+    const now = performance.now();
+    const q = this.#queue;
+    let head = this.#head;
+    while (head < q.length && (q[head]!.done || q[head]!.deadline <= now)) q[head++]!.expire();
+    if (head === q.length) {
+      this.#queue = [];
+      head = 0;
+      this.stop();
+    } else if (head > 1024) {
+      this.#queue = q.slice(head);
+      head = 0;
+    }
+    this.#head = head;
+  }
+}
+
 class Generation {
   piscina: Piscina | null = null;
   /** Set once warm() ran on this generation: its threads were started ahead of traffic. */
@@ -150,12 +215,14 @@ export class WorkerPool implements EnginePool {
   #completedBefore = 0;
   #ewmaTaskMs = 1;
   #closed = false;
+  readonly #deadlines: TaskDeadlines;
 
   constructor(options: WorkerPoolOptions) {
     this.cell = options.cell;
     this.pool = options.pool;
     this.#options = options;
     this.#gen = new Generation(1, { ...options.settings }, options.workerData);
+    this.#deadlines = new TaskDeadlines(options.taskTimeoutMs);
   }
 
   get settings(): PoolSettings {
@@ -188,22 +255,20 @@ export class WorkerPool implements EnginePool {
     gen.inFlight++;
     const started = performance.now();
     const piscina = this.#start(gen);
-    return piscina
-      .run(task, {
-        transferList: [task.buffer as ArrayBuffer],
-        signal: AbortSignal.timeout(this.#options.taskTimeoutMs),
-      })
-      .then(
-        (reply: Uint8Array) => {
-          this.#ewmaTaskMs += (performance.now() - started - this.#ewmaTaskMs) * 0.1;
-          this.#finish(gen);
-          return reply;
-        },
-        (err: unknown) => {
-          this.#finish(gen);
-          throw taskFailure(err);
-        },
-      );
+    const signal = this.#deadlines.signal();
+    return piscina.run(task, { transferList: [task.buffer as ArrayBuffer], signal }).then(
+      (reply: Uint8Array) => {
+        signal.done = true;
+        this.#ewmaTaskMs += (performance.now() - started - this.#ewmaTaskMs) * 0.1;
+        this.#finish(gen);
+        return reply;
+      },
+      (err: unknown) => {
+        signal.done = true;
+        this.#finish(gen);
+        throw taskFailure(err);
+      },
+    );
   }
 
   /**
@@ -220,10 +285,12 @@ export class WorkerPool implements EnginePool {
     const tasks: Promise<unknown>[] = [];
     for (let i = 0; i < threads; i++) {
       gen.inFlight++;
+      const signal = this.#deadlines.signal();
       tasks.push(
-        piscina
-          .run(new Uint8Array(WARM_TASK_BYTES), { signal: AbortSignal.timeout(this.#options.taskTimeoutMs) })
-          .finally(() => this.#finish(gen)),
+        piscina.run(new Uint8Array(WARM_TASK_BYTES), { signal }).finally(() => {
+          signal.done = true;
+          this.#finish(gen);
+        }),
       );
     }
     gen.warmed = Promise.all(tasks).then(
@@ -303,6 +370,7 @@ export class WorkerPool implements EnginePool {
     this.#closed = true;
     this.#retire(this.#gen);
     await Promise.all([...this.#old].map((g) => g.closed));
+    this.#deadlines.stop();
   }
 
   #start(gen: Generation): Piscina {

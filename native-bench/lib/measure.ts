@@ -95,14 +95,22 @@ export async function measureHttp(
     settings?: Record<string, unknown>;
     /** The edge's base URL: its engine metrics are read before and after. */
     edgeUrl?: string;
+    /**
+     * Background work the run's requests cause after their answers (the outbox relay): awaited before the run
+     * and, inside its CPU window, after the load, so it is charged to this run's requests.
+     */
+    settle?: () => Promise<void>;
   } = {},
 ): Promise<RunRecord> {
+  await extra.settle?.();
   const before = extra.counters ? await extra.counters() : undefined;
   const engine0 = extra.edgeUrl ? await engineSums(extra.edgeUrl) : undefined;
   const stats0 = await redisCommandStats(ctx.redis);
-  const { result, cpu } = await withCpu(target.probes, () =>
-    generator === 'wrk' ? runWrk(ctx.wrk, spec, ctx.workDir) : runAutocannon(spec),
-  );
+  const { result, cpu } = await withCpu(target.probes, async () => {
+    const r = await (generator === 'wrk' ? runWrk(ctx.wrk, spec, ctx.workDir) : runAutocannon(spec));
+    await extra.settle?.();
+    return r;
+  });
   const stats1 = await redisCommandStats(ctx.redis);
   const after = extra.counters ? await extra.counters() : undefined;
   const engine1 = extra.edgeUrl ? await engineSums(extra.edgeUrl) : undefined;

@@ -5,7 +5,8 @@
  */
 import type { Redis } from 'ioredis';
 import { request } from 'undici';
-import { saleCellKeys } from '../../lua/keys.ts';
+import { outboxKey, saleCellKeys } from '../../lua/keys.ts';
+import { relayCursorKey } from '../../services/events/index.ts';
 
 async function call(
   method: string,
@@ -109,6 +110,42 @@ export async function redisFootprint(redis: Redis): Promise<Record<string, numbe
     aofBytes: field(persistence, 'aof_current_size'),
     aofRewrites: field(persistence, 'aof_rewrites'),
   };
+}
+
+/**
+ * Waits until the outbox relay has moved every event the cells' outboxes hold (its cursor at each stream's
+ * last id). A run's CPU window includes this wait, so the relay's work for the run's purchases is charged to
+ * them and not to the next run.
+ */
+export async function relayCaughtUp(redis: Redis, cells: number[], timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let behind = 0;
+    for (const cell of cells) {
+      const info = (await redis.xinfo('STREAM', outboxKey(String(cell))).catch(() => null)) as
+        | unknown[]
+        | null;
+      if (info === null) continue;
+      const last = String(info[info.indexOf('last-generated-id') + 1]);
+      const cursor = (await redis.hget(relayCursorKey(cell), 'id')) ?? '0-0';
+      if (cursor !== last) behind++;
+    }
+    if (behind === 0) return;
+    if (Date.now() > deadline) throw new Error(`the outbox relay is still behind on ${behind} cells`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Memory used by a sale's keys in the cells (MEMORY USAGE, exact): what the purchase script itself keeps. */
+export async function saleKeysBytes(redis: Redis, saleId: string, cells: number[]): Promise<number> {
+  let total = 0;
+  for (const cell of cells) {
+    const k = saleCellKeys(String(cell), saleId);
+    for (const key of [k.sale, k.users, k.reservations, k.expiry]) {
+      total += Number((await redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0')) ?? 0);
+    }
+  }
+  return total;
 }
 
 /** Sums of the sale's per-cell counters, read from the cells' hashes. */

@@ -24,7 +24,9 @@ import {
   endSale,
   primePurchases,
   redisFootprint,
+  relayCaughtUp,
   saleCounters,
+  saleKeysBytes,
   waitForSale,
 } from '../lib/platform.ts';
 import { helloCeiling, redisBenchmarkCeiling } from './ceilings.ts';
@@ -61,6 +63,7 @@ export async function purchaseScenario(ctx: BenchContext): Promise<RunRecord[]> 
     body: BODY,
     keyPrefix: `${ctx.runId}-${tag}`,
   });
+  const settle = () => relayCaughtUp(ctx.redis, ctx.cells);
   const warmUp = (spec: LoadSpec, tag: string) =>
     runWrk(
       ctx.tools.wrk,
@@ -81,24 +84,31 @@ export async function purchaseScenario(ctx: BenchContext): Promise<RunRecord[]> 
       await primePurchases(base, saleId, tokens, [200]);
       if (s.warmupS > 0) await warmUp(spec, 'warm');
       for (const g of s.generators) {
-        records.push(
-          await measureHttp(
-            ctx.measure,
-            'purchase',
-            target,
-            g,
-            { ...spec, keyPrefix: `${spec.keyPrefix}-${g}` },
-            {
-              variant: 'reserve',
-              ...(target.role === 'subject' ? { edgeUrl: base } : {}),
-              ...(runOn !== undefined ? { settings: { runOn } } : {}),
-              counters: async () => ({
-                ...(await saleCounters(ctx.redis, saleId, ctx.cells)),
-                ...(await redisFootprint(ctx.redis)),
-              }),
-            },
-          ),
+        const record = await measureHttp(
+          ctx.measure,
+          'purchase',
+          target,
+          g,
+          { ...spec, keyPrefix: `${spec.keyPrefix}-${g}` },
+          {
+            variant: 'reserve',
+            ...(target.role === 'subject' ? { edgeUrl: base } : {}),
+            ...(runOn !== undefined ? { settings: { runOn } } : {}),
+            settle,
+            counters: async () => ({
+              ...(await saleCounters(ctx.redis, saleId, ctx.cells)),
+              ...(await redisFootprint(ctx.redis)),
+            }),
+          },
         );
+        // What the script keeps per reservation (the sale's own keys, every purchase of this sale so far).
+        const total = (await saleCounters(ctx.redis, saleId, ctx.cells)).reserved;
+        if (record.outcome && total > 0) {
+          record.outcome.saleKeysBytesPerReserved = Math.round(
+            (await saleKeysBytes(ctx.redis, saleId, ctx.cells)) / total,
+          );
+        }
+        records.push(record);
       }
       await endSale(ctx.stack.edgeUrl, ctx.operatorToken, saleId);
     }
@@ -143,6 +153,7 @@ export async function purchaseScenario(ctx: BenchContext): Promise<RunRecord[]> 
           {
             variant: 'sold-out',
             ...(target.role === 'subject' ? { edgeUrl: base } : {}),
+            settle,
             counters: async () => ({ ...(await saleCounters(ctx.redis, saleId, ctx.cells)) }),
           },
         ),
@@ -189,6 +200,7 @@ async function firstSeconds(ctx: BenchContext, tokens: string[]): Promise<RunRec
     {
       variant: `first-${COLD_SECONDS}s`,
       edgeUrl: ctx.stack.edgeUrl,
+      settle: () => relayCaughtUp(ctx.redis, ctx.cells),
       counters: async () => ({ ...(await saleCounters(ctx.redis, saleId, ctx.cells)) }),
     },
   );
