@@ -22,7 +22,7 @@ import { profileFiles, summarizeProfile } from './lib/cpu-profile.ts';
 import type { Generator } from './lib/load.ts';
 import type { RunRecord } from './lib/measure.ts';
 import { endSale, loginOperator } from './lib/platform.ts';
-import { BenchStack, OPERATOR, ROOT } from './lib/stack.ts';
+import { BenchStack, OPERATOR, PROFILED, ROOT } from './lib/stack.ts';
 import { ensureBenchTools, toolVersion } from './lib/tools.ts';
 import { benchUsers } from './lib/users.ts';
 import type { BenchDocument } from './report/document.ts';
@@ -259,7 +259,7 @@ async function main(): Promise<void> {
   // Profiles are written when the processes exit, so the report is written after the stop.
   if (opts['cpu-prof']) {
     finished.profiles = {};
-    for (const name of ['edge', 'peer']) {
+    for (const name of PROFILED) {
       for (const f of profileFiles(join(dataDir, 'profiles', runId, name))) {
         finished.profiles[`${name} ${basename(f)}`] = summarizeProfile(f);
       }

@@ -65,6 +65,9 @@ const SERVICE_PORT: Record<string, keyof typeof FIXED_PORTS> = {
   'flash-sale': 'flashSale',
 };
 
+/** Processes `--cpu-prof` profiles: the front servers and the outbox relay (its CPU is part of each purchase). */
+export const PROFILED = ['edge', 'peer', 'events'];
+
 /** The platform's processes as `npm start` runs them (deploy/local/platform.ts): every service, then the edge. */
 export const PLATFORM_PROCESSES = [...SERVICES.filter((s) => s.entry && s.port).map((s) => s.name), 'edge'];
 
@@ -223,7 +226,7 @@ export class BenchStack {
     const logFile = join(this.options.dataDir, 'logs', `${name}.log`);
     const fd = openSync(logFile, 'a');
     const prof =
-      this.options.cpuProfileDir && (name === 'edge' || name === 'peer')
+      this.options.cpuProfileDir && PROFILED.includes(name)
         ? ['--cpu-prof', '--cpu-prof-dir', join(this.options.cpuProfileDir, name)]
         : [];
     const child = spawn(process.execPath, ['--import', 'tsx', ...prof, entry], {
