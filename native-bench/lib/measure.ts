@@ -100,9 +100,12 @@ export async function measureHttp(
      * and, inside its CPU window, after the load, so it is charged to this run's requests.
      */
     settle?: () => Promise<void>;
+    /** Run before the run's first reading, outside its CPU window (e.g. compacting Redis's AOF). */
+    prepare?: () => Promise<void>;
   } = {},
 ): Promise<RunRecord> {
   await extra.settle?.();
+  await extra.prepare?.();
   const before = extra.counters ? await extra.counters() : undefined;
   const engine0 = extra.edgeUrl ? await engineSums(extra.edgeUrl) : undefined;
   const stats0 = await redisCommandStats(ctx.redis);

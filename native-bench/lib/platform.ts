@@ -136,6 +136,26 @@ export async function relayCaughtUp(redis: Redis, cells: number[], timeoutMs = 1
   }
 }
 
+/**
+ * Rewrites Redis's AOF now and waits for it: a rewrite forks Redis and keeps a core busy for seconds once the
+ * dataset is large (the bus keeps every event), so one starting in the middle of a run would measure the
+ * rewrite. After this one, the AOF must double before Redis starts another.
+ */
+export async function compactAof(redis: Redis, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const busy = async () => /aof_rewrite_(in_progress|scheduled):1/.test(await redis.info('persistence'));
+  while (await busy()) {
+    if (Date.now() > deadline) throw new Error('an AOF rewrite did not finish');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await redis.bgrewriteaof();
+  await new Promise((r) => setTimeout(r, 100));
+  while (await busy()) {
+    if (Date.now() > deadline) throw new Error('the AOF rewrite did not finish');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** Memory used by a sale's keys in the cells (MEMORY USAGE, exact): what the purchase script itself keeps. */
 export async function saleKeysBytes(redis: Redis, saleId: string, cells: number[]): Promise<number> {
   let total = 0;

@@ -20,6 +20,7 @@ import type { LoadSpec } from '../lib/load.ts';
 import { runWrk } from '../lib/load.ts';
 import { measureHttp, type RunRecord, type Target } from '../lib/measure.ts';
 import {
+  compactAof,
   createSale,
   endSale,
   primePurchases,
@@ -66,6 +67,7 @@ export async function purchaseScenario(ctx: BenchContext): Promise<RunRecord[]> 
     keyPrefix: `${ctx.runId}-${tag}`,
   });
   const settle = () => relayCaughtUp(ctx.redis, ctx.cells);
+  const prepare = () => compactAof(ctx.redis);
   const warmUp = (spec: LoadSpec, tag: string) =>
     runWrk(
       ctx.tools.wrk,
@@ -97,6 +99,7 @@ export async function purchaseScenario(ctx: BenchContext): Promise<RunRecord[]> 
             ...(target.role === 'subject' ? { edgeUrl: base } : {}),
             ...(runOn !== undefined ? { settings: { runOn } } : {}),
             settle,
+            prepare,
             counters: async () => ({
               ...(await saleCounters(ctx.redis, saleId, ctx.cells)),
               ...(await redisFootprint(ctx.redis)),
@@ -154,6 +157,7 @@ export async function purchaseScenario(ctx: BenchContext): Promise<RunRecord[]> 
             variant: 'sold-out',
             ...(target.role === 'subject' ? { edgeUrl: base } : {}),
             settle,
+            prepare,
             counters: async () => ({ ...(await saleCounters(ctx.redis, saleId, ctx.cells)) }),
           },
         ),
