@@ -10,7 +10,7 @@ KEYS (all under the cell tag {c<cell>}):
                              <user>:<idemKey> -> "<first answer>#<quantity>", answer "R:<rid>:<expiresAt>" or "L"
   3 {c}:fs:<sale>:r   HASH   <rid> -> "<state>|<user>|<qty>|<expiresAt>"  state R (reserved)
   4 {c}:fs:<sale>:x   ZSET   <rid> scored by expiresAt (live reservations only)
-  5 {c}:outbox        STREAM reservation.created events
+  5 {c}:outbox        STREAM one reservations.created entry per batch that reserved
   6 {c}:seq           STRING cell-wide reservation id counter
 ARGV:
   1 saleId   2 now (ms: the reservation expires at now + ttl)   3 n (1..MAX_BATCH)
@@ -23,10 +23,11 @@ Returns: array of 1 + n strings: the batch's expiresAt (now + ttl), then one per
   | "M" the key was first used with another quantity (a different request under the same key)
 Error replies (nothing written: every ARGV field is checked before the first write, all writes come last):
   LUA_BAD_ARGUMENT <field>: ...    LUA_BATCH_TOO_LARGE n: ...    LUA_NOT_FOUND sale: ...
-Events: XADD {c}:outbox * reservation.created "<saleId>|<rid>|<userId>|<qty>|<expiresAt>"
-  (the field name is the event type; one entry, one field, per reservation).
+Events: XADD {c}:outbox * reservations.created "<saleId>|<expiresAt>|<rid>|<userId>|<qty>|<rid>|<userId>|<qty>..."
+  (one entry, one field, per batch that reserved: every reservation of the batch in order; the outbox relay
+  publishes one reservation.created event per reservation, services/events/outbox-records.ts).
 Complexity: O(n); per batch 2 HMGETs (the sale; every user count and idempotency record the batch needs), a GET,
-  and at most 6 writes (users, reservations, expiry index, counter, q/r, so); per reservation one XADD.
+  and at most 7 writes (users, reservations, expiry index, counter, q/r, so, one XADD).
 ]]
 local MAX_BATCH = 48
 
@@ -95,6 +96,8 @@ local exp = now + ttl
 local expS = tostring(exp)
 local out = { expS }
 local uw, rw, xw = {}, {}, {}
+-- The batch's outbox entry: sale, expiry, then rid|user|qty per reservation.
+local ev = { saleId, expS }
 local soldOut = 0
 local held, recorded = {}, {}
 
@@ -142,8 +145,9 @@ for b = 4, 4 * n, 4 do
         rw[#rw + 1] = 'R|' .. user .. '|' .. qtyS .. '|' .. expS
         xw[#xw + 1] = expS
         xw[#xw + 1] = sid
-        redis.call('XADD', KEYS[5], '*', 'reservation.created',
-          saleId .. '|' .. sid .. '|' .. user .. '|' .. qtyS .. '|' .. expS)
+        ev[#ev + 1] = sid
+        ev[#ev + 1] = user
+        ev[#ev + 1] = qtyS
       end
       -- SOLD_OUT is not recorded: it speaks of this cell's quota at this instant, and quota moves
       -- between cells; a client retrying the same key once stock arrived must be able to buy.
@@ -163,6 +167,7 @@ if seq ~= seq0 then
   redis.call('ZADD', KEYS[4], unpack(xw))
   redis.call('SET', KEYS[6], seq)
   redis.call('HSET', KEYS[1], 'q', q, 'r', r)
+  redis.call('XADD', KEYS[5], '*', 'reservations.created', table.concat(ev, '|'))
 end
 -- Demand the cell could not serve: the rebalancer moves quota towards cells where this grows.
 if soldOut > 0 then redis.call('HINCRBY', KEYS[1], 'so', soldOut) end

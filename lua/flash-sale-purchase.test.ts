@@ -63,6 +63,12 @@ describe('flash-sale purchase', () => {
     const k = saleCellKeys(sale.cell, sale.saleId);
     assert.deepEqual(await redis.hmget(k.sale, 'q', 'r'), ['8', '2']);
     assert.equal((await outboxEvents(redis, sale.cell)).length, 2);
+    // one stream entry per batch that reserved, carrying each of its reservations
+    const entries = (await redis.xrange(k.outbox, '-', '+')) as [string, string[]][];
+    assert.deepEqual(
+      entries.map(([, f]) => f),
+      [['reservations.created', `${sale.saleId}|${NOW + 60_000}|1|bob|1|2|bob|1`]],
+    );
   });
 
   test('the per-user limit counts units across requests and batches; a request over it is LIMIT_REACHED whole', async () => {

@@ -4,6 +4,7 @@
  * private redis-server child (unix socket, fresh temp dir, AOF always) for tests that restart Redis or change
  * its configuration, and a private Redis Cluster (3 masters + 3 replicas) for the cluster tests.
  */
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { type Cluster, Redis, type RedisOptions } from 'ioredis';
 import { openShardRedis } from '../cells/shard-clients.ts';
 import { freePortBlock } from '../deploy/local/os-tools.ts';
 import { CLUSTER_BUS_OFFSET, CLUSTER_NODES, RedisCluster } from '../deploy/local/redis-cluster.ts';
+import { decodeOutboxEntry } from '../services/events/outbox-records.ts';
 import { configureSaleCell, createSale } from './admin.ts';
 import { loadScripts, type RedisClient, type TitanScripts } from './loader.ts';
 import { transferQuota } from './quota-transfer.ts';
@@ -59,13 +61,30 @@ export async function snapshotTag(redis: RedisClient, tag: string): Promise<Reco
   return out;
 }
 
-/** A cell's outbox events in order: the entry's single field name is the event type, its value the data. */
+/**
+ * A cell's outbox events in order, `{ type, data }` with `data` the record as the script wrote it. A purchase
+ * batch's `reservations.created` entry is expanded, through the relay's own decoder, into one
+ * `reservation.created` event per reservation with the record `<saleId>|<rid>|<userId>|<qty>|<expiresAt>`.
+ */
 export async function outboxEvents(
   redis: RedisClient,
   cell: string,
 ): Promise<{ type: string; data: string }[]> {
-  const entries = await redis.xrange(`{c${cell}}:outbox`, '-', '+');
-  return entries.map(([, fields]) => ({ type: fields[0]!, data: fields[1]! }));
+  const entries = (await redis.xrange(`{c${cell}}:outbox`, '-', '+')) as [string, string[]][];
+  return entries.flatMap(([id, fields]) => {
+    if (fields[0] !== 'reservations.created') return [{ type: fields[0]!, data: fields[1]! }];
+    return decodeOutboxEntry(Number(cell), id, fields).map((e) => {
+      const p = e.payload as {
+        saleId: string;
+        reservationId: string;
+        userId: string;
+        qty: number;
+        expiresAt: number;
+      };
+      const rid = p.reservationId.slice(p.reservationId.lastIndexOf('-') + 1);
+      return { type: e.type, data: [p.saleId, rid, p.userId, p.qty, p.expiresAt].join('|') };
+    });
+  });
 }
 
 export interface SaleSetup {

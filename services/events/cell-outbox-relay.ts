@@ -169,23 +169,23 @@ export class CellOutboxRelay {
       return 0;
     }
     const byTopic = new Map<string, EventEnvelope[]>();
-    for (const [id, fields] of entries) {
-      let event: EventEnvelope;
-      let topic: string;
-      try {
-        event = decodeOutboxEntry(this.cell, id, fields);
-        topic = this.#o.topicOf(event.type);
-      } catch (err) {
-        event = this.#deadLetter(id, fields, err);
-        topic = OUTBOX_DEAD_LETTER_TOPIC;
-        this.#o.log?.error({ err, cell: this.cell, streamId: id }, 'undecodable outbox entry dead-lettered');
-      }
+    const add = (topic: string, event: EventEnvelope) => {
       let list = byTopic.get(topic);
       if (!list) {
         list = [];
         byTopic.set(topic, list);
       }
       list.push(event);
+    };
+    for (const [id, fields] of entries) {
+      let routed: [string, EventEnvelope][];
+      try {
+        routed = decodeOutboxEntry(this.cell, id, fields).map((e) => [this.#o.topicOf(e.type), e]);
+      } catch (err) {
+        routed = [[OUTBOX_DEAD_LETTER_TOPIC, this.#deadLetter(id, fields, err)]];
+        this.#o.log?.error({ err, cell: this.cell, streamId: id }, 'undecodable outbox entry dead-lettered');
+      }
+      for (const [topic, event] of routed) add(topic, event);
     }
     // Events of one aggregate share a topic, so per-topic publishes in stream order keep per-aggregate order.
     await Promise.all([...byTopic].map(([topic, events]) => bus.publish(topic, events)));

@@ -26,6 +26,10 @@ test('an outbox event id is a function of the cell and the stream id, ordered li
   assert.ok(outboxEventId(3, '1700000000000-5') < outboxEventId(3, '1700000000000-6'));
   assert.ok(outboxEventId(3, '1700000000000-99') < outboxEventId(3, '1700000000001-0'));
   assert.equal(eventIdTime(outboxEventId(3, '1700000000000-5')), 1700000000000);
+  // the events of one entry (a purchase batch) follow each other, before the next entry's
+  assert.ok(outboxEventId(3, '1700000000000-5', 0) < outboxEventId(3, '1700000000000-5', 1));
+  assert.ok(outboxEventId(3, '1700000000000-5', 1023) < outboxEventId(3, '1700000000000-6', 0));
+  assert.equal(outboxEventId(3, '1700000000000-5'), outboxEventId(3, '1700000000000-5', 0));
 });
 
 test('an envelope survives the msgpack round trip and has a readable JSON form', () => {

@@ -48,11 +48,18 @@ export function newEventId(now = Date.now()): string {
   return hex(lastMs, 12) + hex(counter, 4) + randomBytes(8).toString('hex');
 }
 
-/** The deterministic id of a cell outbox entry: ms of the stream id, the cell, the stream sequence. */
-export function outboxEventId(cell: number, streamId: string): string {
+/** Events one outbox entry may carry (a batch entry: one per reservation of a purchase batch). */
+export const OUTBOX_EVENTS_PER_ENTRY = 1024;
+
+/**
+ * The deterministic id of the `index`-th event of a cell outbox entry: ms of the stream id, the cell, then the
+ * stream sequence times OUTBOX_EVENTS_PER_ENTRY plus the index, so ids are unique, stable across replays and
+ * ordered as the stream and the entry order them.
+ */
+export function outboxEventId(cell: number, streamId: string, index = 0): string {
   const dash = streamId.indexOf('-');
   const ms = Number(streamId.slice(0, dash));
-  const seq = BigInt(streamId.slice(dash + 1));
+  const seq = BigInt(streamId.slice(dash + 1)) * BigInt(OUTBOX_EVENTS_PER_ENTRY) + BigInt(index);
   return hex(ms, 12) + hex(cell, 4) + seq.toString(16).padStart(16, '0');
 }
 

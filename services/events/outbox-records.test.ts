@@ -58,7 +58,7 @@ test('reservation, cart and stock events written by the Lua scripts decode and v
   await scripts.cartCommit({ cell: sale.cell, holdId: hold, now });
 
   const entries = (await scripts.redis.xrange(outboxKey(sale.cell), '-', '+')) as [string, string[]][];
-  const events = entries.map(([id, fields]) => decodeOutboxEntry(cell, id, fields));
+  const events = entries.flatMap(([id, fields]) => decodeOutboxEntry(cell, id, fields));
   for (const e of events) validateEvent(e);
   assert.deepEqual(
     events.map((e) => e.type),
@@ -102,4 +102,44 @@ test('a malformed outbox entry is refused naming the field', () => {
   );
   assert.throws(() => decodeOutboxEntry(1, '1-1', ['reservation.committed', 's|1|u']), isInvalid('record'));
   assert.throws(() => decodeOutboxEntry(1, '1-1', ['order.placed', 'x']), isInvalid('type'));
+  assert.throws(() => decodeOutboxEntry(1, '1-1', ['reservations.created', 's|5|1|u']), isInvalid('record'));
+  assert.throws(() => decodeOutboxEntry(1, '1-1', ['reservations.created', 's|5|1|u|x']), isInvalid('qty'));
+});
+
+test('a purchase batch entry becomes one reservation.created event per reservation, ids in entry order', () => {
+  const events = decodeOutboxEntry(7, '1700000000000-3', [
+    'reservations.created',
+    'fs1|99|4|ua|2|5|ub|1|6|ua|1',
+  ]);
+  assert.deepEqual(
+    events.map((e) => [e.type, e.aggregateId, e.payload]),
+    [
+      [
+        'reservation.created',
+        'fs1-7-4',
+        { saleId: 'fs1', reservationId: 'fs1-7-4', userId: 'ua', qty: 2, expiresAt: 99 },
+      ],
+      [
+        'reservation.created',
+        'fs1-7-5',
+        { saleId: 'fs1', reservationId: 'fs1-7-5', userId: 'ub', qty: 1, expiresAt: 99 },
+      ],
+      [
+        'reservation.created',
+        'fs1-7-6',
+        { saleId: 'fs1', reservationId: 'fs1-7-6', userId: 'ua', qty: 1, expiresAt: 99 },
+      ],
+    ],
+  );
+  assert.deepEqual(
+    events.map((e) => e.id),
+    [0, 1, 2].map((i) => outboxEventId(7, '1700000000000-3', i)),
+  );
+  assert.equal(new Set(events.map((e) => e.id)).size, 3);
+  assert.ok(events.every((e) => e.occurredAt === new Date(1700000000000).toISOString()));
+  // decoding twice gives the same events: a relay that republishes after a crash sends the same ids
+  assert.deepEqual(
+    decodeOutboxEntry(7, '1700000000000-3', ['reservations.created', 'fs1|99|4|ua|2|5|ub|1|6|ua|1']),
+    events,
+  );
 });

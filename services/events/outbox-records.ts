@@ -1,13 +1,19 @@
 /**
  * Decodes the entries the Lua scripts append to a cell's outbox stream (`{c<cell>}:outbox`: one field per
- * entry, its name the event type, its value a `|`-delimited record; see the script headers) into envelopes.
- * The event id is derived from the cell and the stream id, and `occurredAt` is the stream id's time (the
- * moment the script ran), so decoding the same entry twice gives the same event.
+ * entry, its name the entry type, its value a `|`-delimited record; see the script headers) into envelopes.
+ * Most entries carry one event, of the entry's type; a `reservations.created` entry carries every reservation
+ * of one purchase batch and becomes one `reservation.created` event per reservation. An event's id is derived
+ * from the cell, the stream id and its index in the entry, and `occurredAt` is the stream id's time (the
+ * moment the script ran), so decoding the same entry twice gives the same events.
  */
-import { createEvent, type EventEnvelope, outboxEventId } from './envelope.ts';
+import { createEvent, type EventEnvelope, OUTBOX_EVENTS_PER_ENTRY, outboxEventId } from './envelope.ts';
 import { EventErrors } from './errors.ts';
 
-type Decoder = (cell: number, fields: string[]) => { aggregateId: string; payload: Record<string, unknown> };
+interface Decoded {
+  aggregateId: string;
+  payload: Record<string, unknown>;
+}
+type Decoder = (cell: number, fields: string[]) => Decoded;
 
 const int = (v: string | undefined, field: string): number => {
   if (v === undefined || !/^-?\d{1,15}$/.test(v))
@@ -40,6 +46,31 @@ const reservation =
     if (withExpiry) payload.expiresAt = int(f[4], 'expiresAt');
     return { aggregateId: reservationId, payload };
   };
+
+// "<saleId>|<expiresAt>|<rid>|<userId>|<qty>|<rid>|<userId>|<qty>...": one purchase batch's reservations.
+const reservationsCreated = (cell: number, f: string[]): Decoded[] => {
+  if (f.length < 5 || (f.length - 2) % 3 !== 0)
+    throw bad('record', `bad reservations record of ${f.length} fields`);
+  const count = (f.length - 2) / 3;
+  if (count > OUTBOX_EVENTS_PER_ENTRY) throw bad('record', `${count} reservations in one entry`);
+  const saleId = str(f[0], 'saleId');
+  const expiresAt = int(f[1], 'expiresAt');
+  const out: Decoded[] = [];
+  for (let i = 2; i < f.length; i += 3) {
+    const reservationId = publicReservationId(saleId, cell, String(int(f[i], 'reservationId')));
+    out.push({
+      aggregateId: reservationId,
+      payload: {
+        saleId,
+        reservationId,
+        userId: str(f[i + 1], 'userId'),
+        qty: int(f[i + 2], 'qty'),
+        expiresAt,
+      },
+    });
+  }
+  return out;
+};
 
 // "<holdId>|<state>|<expiresAt>|<sku>|<qty>|<sku>|<qty>..."
 const cart: Decoder = (cell, f) => {
@@ -81,24 +112,43 @@ const DECODERS: Readonly<Record<string, Decoder>> = {
   'stock.adjusted': stockAdjusted,
 };
 
+/** Entry types that carry several events, each of `type`. */
+const BATCH_DECODERS: Readonly<
+  Record<string, { type: string; decode: (cell: number, f: string[]) => Decoded[] }>
+> = {
+  'reservations.created': { type: 'reservation.created', decode: reservationsCreated },
+};
+
 /** The event types the cell outbox carries. */
 export const OUTBOX_EVENT_TYPES: readonly string[] = Object.keys(DECODERS);
 
-/** One stream entry (`[id, [field, value, ...]]` as XRANGE returns it) to its envelope (version 1). */
-export function decodeOutboxEntry(cell: number, streamId: string, fields: readonly string[]): EventEnvelope {
+/**
+ * One stream entry (`[id, [field, value, ...]]` as XRANGE returns it) to its events (version 1): one, or one per
+ * reservation of a purchase batch, in the entry's order.
+ */
+export function decodeOutboxEntry(
+  cell: number,
+  streamId: string,
+  fields: readonly string[],
+): EventEnvelope[] {
   if (fields.length !== 2) throw bad('entry', `expected one field, got ${fields.length / 2}`);
-  const [type, value] = fields as [string, string];
-  const decode = DECODERS[type];
-  if (!decode)
-    throw EventErrors.OUTBOX_RECORD_INVALID(`unknown outbox event type ${type}`, { field: 'type' });
-  const { aggregateId, payload } = decode(cell, value.split('|'));
-  return createEvent({
-    id: outboxEventId(cell, streamId),
-    type,
-    version: 1,
-    aggregateId,
-    cell,
-    occurredAt: new Date(Number(streamId.slice(0, streamId.indexOf('-')))),
-    payload,
-  });
+  const [kind, value] = fields as [string, string];
+  const batch = BATCH_DECODERS[kind];
+  const decode = DECODERS[kind];
+  if (!batch && !decode)
+    throw EventErrors.OUTBOX_RECORD_INVALID(`unknown outbox event type ${kind}`, { field: 'type' });
+  const decoded = batch ? batch.decode(cell, value.split('|')) : [decode!(cell, value.split('|'))];
+  const type = batch ? batch.type : kind;
+  const occurredAt = new Date(Number(streamId.slice(0, streamId.indexOf('-'))));
+  return decoded.map(({ aggregateId, payload }, i) =>
+    createEvent({
+      id: outboxEventId(cell, streamId, i),
+      type,
+      version: 1,
+      aggregateId,
+      cell,
+      occurredAt,
+      payload,
+    }),
+  );
 }

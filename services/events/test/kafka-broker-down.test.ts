@@ -135,7 +135,9 @@ async function relayThroughOutage(t: TestContext, { moveLeaders }: Outage): Prom
   // Read the whole topic back with a consumer group and dedupe by event id.
   const entries = (await redis.xrange(stream, '-', '+')) as [string, string[]][];
   assert.equal(entries.length, total);
-  const expected = new Set(entries.map(([id, fields]) => decodeOutboxEntry(cell, id, fields).id));
+  const expected = new Set(
+    entries.flatMap(([id, fields]) => decodeOutboxEntry(cell, id, fields).map((e) => e.id)),
+  );
   const firstSeen = new Map<string, string[]>(); // reservation -> event types in first-arrival order
   const seen = new Set<string>();
   let deliveries = 0;
