@@ -121,6 +121,8 @@ function pkgVersion(name: string): string {
 
 async function main(): Promise<void> {
   const t0 = performance.now();
+  // Read before the bench's own set-up (stack start, thousands of registrations) loads the machine.
+  const loadBeforeSetup = loadavg();
   const tools = ensureBenchTools(log);
   const needsPlatform = scenarios.some((s) => s !== 'micro');
   const stack = await BenchStack.create({
@@ -190,7 +192,8 @@ async function main(): Promise<void> {
         cpuModel: cpus()[0]?.model ?? 'unknown',
         memoryBytes: totalmem(),
         kernel: `Linux ${release()}`,
-        loadAverageAtStart: loadavg(),
+        loadAverageAtStart: loadBeforeSetup,
+        loadAverageAfterSetup: loadavg(),
       },
       versions: {
         node: process.version,

@@ -67,7 +67,10 @@ export interface BenchDocument {
     cpuModel: string;
     memoryBytes: number;
     kernel: string;
+    /** 1/5/15-minute load average when the bench was launched, before its own set-up. */
     loadAverageAtStart: number[];
+    /** The same once the stack ran and the buyers were registered (runs written before 2026-12-08 lack it). */
+    loadAverageAfterSetup?: number[];
   };
   versions: Record<string, string>;
   settings: Record<string, unknown>;

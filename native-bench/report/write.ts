@@ -130,7 +130,10 @@ export async function writeReport(
   md.push('');
   md.push(
     `${doc.machine.cpus} x ${doc.machine.cpuModel}, ${(doc.machine.memoryBytes / 2 ** 30).toFixed(1)} GiB, ` +
-      `${doc.machine.kernel}, load average at start ${doc.machine.loadAverageAtStart.map(n2).join(' ')}.`,
+      `${doc.machine.kernel}, load average at launch ${doc.machine.loadAverageAtStart.map(n2).join(' ')}` +
+      (doc.machine.loadAverageAfterSetup
+        ? `, after the bench's set-up ${doc.machine.loadAverageAfterSetup.map(n2).join(' ')}.`
+        : '.'),
   );
   md.push('');
   md.push(table(['component', 'version'], Object.entries(doc.versions)));
