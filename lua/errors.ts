@@ -37,3 +37,15 @@ export function fromReplyError(err: unknown, script: string): TitanError {
 export function badArgument(field: string, why: string): TitanError {
   return LuaErrors.LUA_BAD_ARGUMENT(`${field}: ${why}`, { field });
 }
+
+/**
+ * The caller-side check of a batch's size, the same rule and answer as the script's: LUA_BAD_ARGUMENT when
+ * `list` is empty or not an array, LUA_BATCH_TOO_LARGE (field `requests`) above `max`.
+ */
+export function checkBatchSize(list: unknown, max: number, script: string): void {
+  if (!Array.isArray(list) || list.length === 0)
+    throw badArgument('requests', 'must hold at least one request');
+  if (list.length > max) {
+    throw fromReplyError(new Error(`LUA_BATCH_TOO_LARGE requests: ${list.length} > ${max}`), script);
+  }
+}

@@ -4,7 +4,7 @@
  * (idempotency answers, reservation records). Every caller (the loader's typed API, the engine's worker and
  * codec, the edge's reservation route, the bench peer) goes through this module.
  */
-import { badArgument, fromReplyError } from './errors.ts';
+import { badArgument, checkBatchSize, fromReplyError } from './errors.ts';
 import { saleCellKeys } from './keys.ts';
 
 /**
@@ -182,14 +182,7 @@ export type ScriptRunner = (
 /** The ARGV of a batch, every request checked first (LUA_BAD_ARGUMENT names `requests[i].field`). */
 export function purchaseArgs(batch: PurchaseBatch): Arg[] {
   const reqs = batch.requests;
-  if (!Array.isArray(reqs) || reqs.length === 0)
-    throw badArgument('requests', 'must hold at least one request');
-  if (reqs.length > MAX_PURCHASE_BATCH) {
-    throw fromReplyError(
-      new Error(`LUA_BATCH_TOO_LARGE requests: ${reqs.length} > ${MAX_PURCHASE_BATCH}`),
-      'flash-sale-purchase',
-    );
-  }
+  checkBatchSize(reqs, MAX_PURCHASE_BATCH, 'flash-sale-purchase');
   if (!isInt(batch.now, 0, MAX_TIME)) throw badArgument('now', 'must be an integer ms timestamp');
   const args: Arg[] = [batch.saleId, batch.now, reqs.length];
   for (let i = 0; i < reqs.length; i++) {

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Cluster, Redis } from 'ioredis';
-import { badArgument, fromReplyError } from './errors.ts';
+import { badArgument, checkBatchSize, fromReplyError } from './errors.ts';
 import { flashSalePurchase, type PurchaseBatch, type PurchaseResult } from './flash-sale-purchase.ts';
 import {
   type FraudIdentity,
@@ -638,14 +638,7 @@ export function createScripts(redis: RedisClient): TitanScripts {
       const cell = checkCell('cell', input.cell);
       const now = checkTime('now', input.now);
       const attempts = input.attempts;
-      if (!Array.isArray(attempts) || attempts.length === 0)
-        throw badArgument('requests', 'must hold at least one request');
-      if (attempts.length > MAX_FRAUD_BATCH) {
-        throw fromReplyError(
-          new Error(`LUA_BATCH_TOO_LARGE requests: ${attempts.length} > ${MAX_FRAUD_BATCH}`),
-          'fraud-velocity',
-        );
-      }
+      checkBatchSize(attempts, MAX_FRAUD_BATCH, 'fraud-velocity');
       const { keys, args } = fraudVelocityCall(cell, now, attempts);
       return decodeFraudVelocity((await run('fraud-velocity', keys, args)) as number[]);
     },
