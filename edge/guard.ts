@@ -5,7 +5,7 @@
  * Each step answers a refusal as a value, not a throw, so the purchase route can walk them without a
  * promise or an exception on its hit path; `wrap` turns them into the throwing handler the kit's routes use.
  */
-import type { CellRouter, ShardClients } from '../cells/index.ts';
+import type { ShardClients } from '../cells/index.ts';
 import type { Handler, Metrics, Reply, RequestContext, TitanError } from '../services/kit/index.ts';
 import { isTitanError } from '../services/kit/index.ts';
 import type { Role } from '../services/user/index.ts';
@@ -39,17 +39,10 @@ export interface GuardDeps {
   metrics: Metrics;
 }
 
-/** Where a verified identity is routed under one router version (the slot hash is paid once per user). */
-interface Placement {
-  router: CellRouter;
-  slot: number;
-}
-
 export class Guard {
   readonly #deps: GuardDeps;
   readonly #rejected: ReturnType<Metrics['counter']>;
   readonly #unavailable: ReturnType<Metrics['counter']>;
-  readonly #placements = new WeakMap<Identity, Placement>();
 
   constructor(deps: GuardDeps) {
     this.#deps = deps;
@@ -80,12 +73,7 @@ export class Guard {
     const userWait = this.#deps.userBuckets.take(identity.userId, now);
     if (userWait > 0) return this.limited('user', userWait, this.#deps.userBuckets);
     const router = this.#deps.routing.router;
-    let placement = this.#placements.get(identity);
-    if (placement === undefined || placement.router !== router) {
-      placement = { router, slot: router.slotOf(identity.userId) };
-      this.#placements.set(identity, placement);
-    }
-    const slot = placement.slot;
+    const slot = router.slotOf(identity.userId);
     const cell = router.routeSlot(slot);
     if (access.cell) {
       // Being moved to another cell: served by neither the old nor the new owner until it lands.

@@ -7,7 +7,7 @@
 import type { PoolSettings } from '../cells/index.ts';
 import type { TitanScripts } from '../lua/loader.ts';
 import type { Logger } from '../services/kit/logger.ts';
-import type { EnginePool, WorkerPoolStats } from './pool.ts';
+import { type EnginePool, hasTaskSlot, type WorkerPoolStats } from './pool.ts';
 import { type EngineWorkerData, openCellScripts } from './workers/connection.ts';
 import { flashSaleBatchRunner } from './workers/flash-sale-batch.ts';
 
@@ -15,6 +15,8 @@ interface Connection {
   readonly data: EngineWorkerData;
   readonly ready: Promise<{ scripts: TitanScripts; run: (task: Uint8Array) => Promise<Uint8Array> }>;
   inFlight: number;
+  /** Set by a retirement waiting for the last in-flight batch. */
+  drained?: () => void;
 }
 
 export class InLoopPool implements EnginePool {
@@ -46,11 +48,7 @@ export class InLoopPool implements EnginePool {
   }
 
   tryReserve(): boolean {
-    const s = this.#settings;
-    if (this.#closed) return false;
-    if (this.#reserved + this.#conn.inFlight >= s.maxThreads * s.concurrentTasksPerWorker + s.maxQueue) {
-      return false;
-    }
+    if (this.#closed || !hasTaskSlot(this.#settings, this.#reserved, this.#conn.inFlight)) return false;
     this.#reserved++;
     return true;
   }
@@ -70,7 +68,7 @@ export class InLoopPool implements EnginePool {
     } finally {
       this.#ewmaTaskMs += (performance.now() - started - this.#ewmaTaskMs) * 0.1;
       this.#completed++;
-      conn.inFlight--;
+      if (--conn.inFlight === 0) conn.drained?.();
     }
   }
 
@@ -126,7 +124,7 @@ export class InLoopPool implements EnginePool {
 
   #retire(conn: Connection): void {
     const done = (async () => {
-      while (conn.inFlight > 0) await new Promise((r) => setTimeout(r, 5));
+      if (conn.inFlight > 0) await new Promise<void>((r) => (conn.drained = r));
       const { scripts } = await conn.ready;
       await scripts.redis.quit().catch(() => {});
     })()

@@ -44,6 +44,14 @@ export interface EnginePool extends BatchSink {
   close(): Promise<void>;
 }
 
+/**
+ * The admission rule of every lane: a new batch needs a task slot, and there are `maxThreads *
+ * concurrentTasksPerWorker` running slots plus `maxQueue` waiting ones (reserved batches still filling count).
+ */
+export function hasTaskSlot(s: PoolSettings, reserved: number, inFlight: number): boolean {
+  return reserved + inFlight < s.maxThreads * s.concurrentTasksPerWorker + s.maxQueue;
+}
+
 export interface WorkerPoolStats {
   readonly queueDepth: number;
   readonly inFlightTasks: number;
@@ -231,11 +239,7 @@ export class WorkerPool implements EnginePool {
 
   /** Slots: running capacity plus the queue; counts this generation's tasks and the batches being filled. */
   tryReserve(): boolean {
-    const s = this.#gen.settings;
-    if (this.#closed) return false;
-    if (this.#reserved + this.#gen.inFlight >= s.maxThreads * s.concurrentTasksPerWorker + s.maxQueue) {
-      return false;
-    }
+    if (this.#closed || !hasTaskSlot(this.#gen.settings, this.#reserved, this.#gen.inFlight)) return false;
     this.#reserved++;
     return true;
   }

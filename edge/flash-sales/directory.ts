@@ -14,20 +14,8 @@ export interface KnownSale extends SaleSnapshot {
 
 export type SaleListener = (sale: KnownSale, previous: KnownSale | undefined) => void;
 
-/** A sale as clients see it (`GET /v1/flash-sales/:id` and the list). */
-export interface SaleView {
-  id: string;
-  sku: string;
-  title: string;
-  priceMinor: number;
-  currency: string;
-  perUserLimit: number;
-  startsAt: string;
-  endsAt: string;
-  state: SaleState;
-  remaining: number;
-  powDifficulty: number;
-}
+/** A sale as clients see it (`GET /v1/flash-sales/:id` and the list): the service's snapshot, state by the clock. */
+export type SaleView = Omit<SaleSnapshot, 'updatedAt'>;
 
 export class SaleDirectory {
   readonly #sales = new Map<string, KnownSale>();

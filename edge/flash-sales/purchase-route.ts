@@ -14,6 +14,7 @@
 import type { Engine, PurchaseOutcome } from '../../engine/index.ts';
 import { verifyProof } from '../../services/flash-sale/index.ts';
 import {
+  type BodyWatch,
   type DirectRoute,
   errorReply,
   failureReply,
@@ -51,6 +52,7 @@ const ACCESS: RouteAccess = { access: 'user', cell: true };
 const SALE_ID = /^[A-Za-z0-9]{1,64}$/;
 const CONTENT_LENGTH = /^\d{1,15}$/;
 const JSON_TYPE = 'application/json; charset=utf-8';
+const JSON_HEADERS = { 'content-type': JSON_TYPE };
 const paramsCheck = new Validator(SaleParams, 'params');
 const bodyCheck = new Validator(PurchaseBody, 'body');
 
@@ -134,7 +136,7 @@ export function purchaseAnswer(
       return {
         status: 200,
         body: `{"reservationId":"${saleId}-${where}","expiresAt":"${isoOf(o.expiresAt)}","qty":${qty}}`,
-        headers: { 'content-type': JSON_TYPE },
+        headers: JSON_HEADERS,
       };
     }
     case 'sold_out':
@@ -182,25 +184,53 @@ export function quickQuantity(body: Buffer): number {
   return qty <= 1000 ? qty : 0;
 }
 
+/** A repeated header joined with ", ", as on every kit route (so "5, 7" is refused as a Content-Length). */
+const joined = (previous: string | undefined, value: string) =>
+  previous === undefined ? value : `${previous}, ${value}`;
+
 /** One purchase request from its first byte to its answer. */
 class Purchase {
-  /** The body arrived, or the request was answered before it did. */
-  done = false;
   #answered = false;
   #chunks: Buffer[] = [];
   #size = 0;
+  /** The body deadline; set done once the body arrived or the request was answered. */
+  watch: BodyWatch | undefined;
   saleId = '';
   authorization: string | undefined;
   idempotencyKey: string | undefined;
+  contentLength: string | undefined;
+  requestIdHeader: string | undefined;
+  forwardedFor: string | undefined;
+  requestId = '';
   ip = '';
   idNeedsCheck = false;
 
   constructor(
     readonly route: PurchaseRoute,
     readonly res: HttpResponse,
-    readonly requestId: string,
     readonly started: number,
   ) {}
+
+  /** req.forEach's callback: keeps the headers the walk reads, in one pass. */
+  readonly header = (k: string, v: string): void => {
+    switch (k) {
+      case 'authorization':
+        this.authorization = joined(this.authorization, v);
+        break;
+      case 'idempotency-key':
+        this.idempotencyKey = joined(this.idempotencyKey, v);
+        break;
+      case 'content-length':
+        this.contentLength = joined(this.contentLength, v);
+        break;
+      case 'x-request-id':
+        this.requestIdHeader = joined(this.requestIdHeader, v);
+        break;
+      case 'x-forwarded-for':
+        this.forwardedFor = joined(this.forwardedFor, v);
+        break;
+    }
+  };
 
   get answered(): boolean {
     return this.#answered;
@@ -209,7 +239,7 @@ class Purchase {
   aborted(): void {
     if (this.#answered) return;
     this.#answered = true;
-    this.done = true;
+    if (this.watch) this.watch.done = true;
     this.route.direct.aborted();
   }
 
@@ -219,10 +249,7 @@ class Purchase {
 
   /** One chunk of the body (uWS reuses its memory after the callback: copied unless it is the whole body). */
   data(chunk: ArrayBuffer, isLast: boolean): void {
-    if (this.#answered) {
-      this.done = true;
-      return;
-    }
+    if (this.#answered) return;
     this.#size += chunk.byteLength;
     const max = this.route.server.maxBodyBytes;
     if (this.#size > max) {
@@ -230,7 +257,7 @@ class Purchase {
       return;
     }
     if (isLast) {
-      this.done = true;
+      this.watch!.done = true;
       const body =
         this.#chunks.length === 0
           ? Buffer.from(chunk)
@@ -244,7 +271,7 @@ class Purchase {
   reply(reply: Reply, close = false): void {
     if (this.#answered) return;
     this.#answered = true;
-    this.done = true;
+    if (this.watch) this.watch.done = true;
     this.route.direct.reply(this.res, this.requestId, reply, this.started, close);
   }
 
@@ -275,36 +302,10 @@ class PurchaseRoute {
   }
 
   #receive(res: HttpResponse, req: HttpRequest): void {
-    const started = performance.now();
-    let authorization: string | undefined;
-    let idempotencyKey: string | undefined;
-    let requestIdHeader: string | undefined;
-    let forwardedFor: string | undefined;
-    let contentLength: string | undefined;
-    // One pass over the headers; a repeated header is joined with ", " as on every kit route.
-    req.forEach((k, v) => {
-      switch (k) {
-        case 'authorization':
-          authorization = authorization === undefined ? v : `${authorization}, ${v}`;
-          break;
-        case 'idempotency-key':
-          idempotencyKey = idempotencyKey === undefined ? v : `${idempotencyKey}, ${v}`;
-          break;
-        case 'content-length':
-          contentLength = contentLength === undefined ? v : `${contentLength}, ${v}`;
-          break;
-        case 'x-request-id':
-          requestIdHeader = requestIdHeader === undefined ? v : `${requestIdHeader}, ${v}`;
-          break;
-        case 'x-forwarded-for':
-          forwardedFor = forwardedFor === undefined ? v : `${forwardedFor}, ${v}`;
-          break;
-      }
-    });
-    const p = new Purchase(this, res, requestIdOf(requestIdHeader), started);
-    p.authorization = authorization;
-    p.idempotencyKey = idempotencyKey;
-    p.ip = this.server.clientIp(res, forwardedFor);
+    const p = new Purchase(this, res, performance.now());
+    req.forEach(p.header);
+    p.requestId = requestIdOf(p.requestIdHeader);
+    p.ip = this.server.clientIp(res, p.forwardedFor);
     const rawId = req.getParameter(0) ?? '';
     this.direct.begin();
     res.onAborted(() => p.aborted());
@@ -325,19 +326,16 @@ class PurchaseRoute {
       return;
     }
     // Repeated or malformed Content-Length (joined "5, 7" here) is how requests get smuggled: refuse it.
-    if (contentLength !== undefined && !CONTENT_LENGTH.test(contentLength)) {
+    if (p.contentLength !== undefined && !CONTENT_LENGTH.test(p.contentLength)) {
       p.reply(BAD_LENGTH, true);
       return;
     }
-    if (Number(contentLength ?? 0) > this.server.maxBodyBytes) {
+    if (Number(p.contentLength ?? 0) > this.server.maxBodyBytes) {
       p.reply(TOO_LARGE, true);
       return;
     }
-    const watch = this.server.watchBody(() => p.expire());
-    res.onData((chunk, isLast) => {
-      p.data(chunk, isLast);
-      if (p.done) watch.done = true;
-    });
+    p.watch = this.server.watchBody(() => p.expire());
+    res.onData((chunk, isLast) => p.data(chunk, isLast));
   }
 
   /** The body has arrived: validate, guard, then purchase. */

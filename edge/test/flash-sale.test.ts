@@ -277,10 +277,7 @@ describe('purchase', () => {
     const extra = await post('{"qty":1,"x":2}');
     assert.deepEqual([extra.status, extra.body.code], [400, 'VALIDATION_FAILED']);
     const zero = await post('{"qty":0}');
-    assert.deepEqual(
-      [zero.status, zero.body.code, zero.body.message],
-      [400, 'VALIDATION_FAILED', zero.body.message],
-    );
+    assert.deepEqual([zero.status, zero.body.code], [400, 'VALIDATION_FAILED']);
     assert.match(zero.body.message, /^body\/qty/, 'the field is named');
     const leading = await post('{"qty":01}');
     assert.equal(leading.body.code, 'MALFORMED_JSON', 'JSON has no leading zeros, fast path or not');
